@@ -1,0 +1,3 @@
+module github.com/wiretrace/wiretrace
+
+go 1.24
