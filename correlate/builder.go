@@ -1,0 +1,339 @@
+package correlate
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/wiretrace/wiretrace/protocols"
+)
+
+// Config configures a Builder and its Linker. The zero value of each field
+// is its default.
+type Config struct {
+	// LocalNets lists the address ranges local to the capture point; they
+	// decide each span's side. Without them the side comes from the packet
+	// direction the capture recorded, else it is "network".
+	LocalNets []netip.Prefix
+	// Window is how long, in packet time, a trace stays open after its last
+	// span joined it; 0 means 5 seconds.
+	Window time.Duration
+	// MaxPendingSpans bounds the spans held in open traces; beyond it the
+	// oldest traces are emitted early (counted). 0 means 262144.
+	MaxPendingSpans int
+	// MaxPendingRequests bounds the requests awaiting a response on one
+	// connection; 0 means 1024. Older ones are ended as timeouts.
+	MaxPendingRequests int
+	// SeparateRequestIDAndTraceID keeps a 32-hex X-Request-ID apart from an
+	// equal trace id. By default they are one key, since gateways often
+	// generate the request id and applications reuse it as the trace id.
+	SeparateRequestIDAndTraceID bool
+	// Seed perturbs generated ids; the same seed and input give the same
+	// ids.
+	Seed uint64
+	// Logger receives lifecycle events; nil discards.
+	Logger *slog.Logger
+}
+
+// Stats counts spans, traces and what was dropped or forced.
+type Stats struct {
+	Spans              uint64 // spans emitted
+	Traces             uint64 // traces emitted
+	Timeouts           uint64 // requests that got no response
+	UnmatchedResponses uint64 // responses with no request (turned into partial spans)
+	PendingOverflow    uint64 // requests ended early because too many were pending
+	WindowForced       uint64 // traces emitted early to respect MaxPendingSpans
+	LateSpans          uint64 // span completions after their trace was emitted
+	SinkErrors         uint64 // traces the sink failed to write
+}
+
+// Each calls f for each counter, in a fixed order.
+func (s *Stats) Each(f func(name string, v uint64)) {
+	f("spans", s.Spans)
+	f("traces", s.Traces)
+	f("timeouts", s.Timeouts)
+	f("unmatched_responses", s.UnmatchedResponses)
+	f("pending_overflow", s.PendingOverflow)
+	f("window_forced", s.WindowForced)
+	f("late_spans", s.LateSpans)
+	f("sink_errors", s.SinkErrors)
+}
+
+// Builder pairs requests with responses into spans. It implements
+// protocols.Handler.
+type Builder struct {
+	cfg    Config
+	linker *Linker
+	flows  map[uint64]*flowState
+	stats  *Stats
+}
+
+var _ protocols.Handler = (*Builder)(nil)
+
+type flowState struct {
+	pending []*Span
+	count   int
+}
+
+// NewBuilder returns a Builder that emits traces to sink.
+func NewBuilder(cfg *Config, sink Sink) *Builder {
+	b := &Builder{flows: make(map[uint64]*flowState), stats: &Stats{}}
+	if cfg != nil {
+		b.cfg = *cfg
+	}
+	if b.cfg.MaxPendingRequests <= 0 {
+		b.cfg.MaxPendingRequests = 1024
+	}
+	if b.cfg.Logger == nil {
+		b.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	b.linker = newLinker(&b.cfg, sink, b.stats)
+	return b
+}
+
+// Stats returns the counters so far.
+func (b *Builder) Stats() Stats { return *b.stats }
+
+// Advance moves packet time to now (Unix ns) and emits the traces whose
+// window has closed.
+func (b *Builder) Advance(now int64) { b.linker.advance(now) }
+
+// Flush ends every pending request as a timeout and emits every open trace.
+// Call it after the decode assembler's Flush.
+func (b *Builder) Flush() error {
+	for id, fs := range b.flows {
+		for _, s := range fs.pending {
+			b.timeout(s)
+		}
+		delete(b.flows, id)
+	}
+	return b.linker.flush()
+}
+
+// Message implements protocols.Handler.
+func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
+	b.linker.advance(m.End)
+	fs := b.flows[f.ID]
+	if fs == nil {
+		fs = &flowState{}
+		b.flows[f.ID] = fs
+	}
+	switch m.Kind {
+	case protocols.Request:
+		s := b.newSpan(f, fs, m)
+		if m.NoResponse {
+			s.complete = true
+			s.Status = statusOf(s, m)
+			b.linker.add(s)
+			b.linker.completed(s)
+			return
+		}
+		if len(fs.pending) >= b.cfg.MaxPendingRequests {
+			b.stats.PendingOverflow++
+			old := fs.pending[0]
+			fs.pending = fs.pending[1:]
+			b.timeout(old)
+		}
+		fs.pending = append(fs.pending, s)
+		b.linker.add(s)
+	case protocols.Response:
+		var s *Span
+		if len(fs.pending) > 0 {
+			s = fs.pending[0]
+			fs.pending[0] = nil
+			fs.pending = fs.pending[1:]
+		} else {
+			b.stats.UnmatchedResponses++
+			s = b.newSpan(f, fs, m)
+			s.Name = f.Protocol + " response"
+			s.partial = true
+			b.linker.add(s)
+		}
+		s.EndNS = m.End
+		if s.EndNS < s.StartNS {
+			s.EndNS = s.StartNS
+		}
+		s.HasResponse = true
+		s.Links["resp_tcp_seq"] = fmt.Sprint(m.Seq)
+		for _, a := range m.Attrs {
+			s.Attributes[a.Key] = attrValue(a)
+		}
+		if m.Partial {
+			s.partial = true
+		}
+		newKeys := addLinks(s, m.Links)
+		s.Status = statusOf(s, m)
+		s.complete = true
+		if newKeys {
+			b.linker.rekey(s)
+		}
+		b.linker.completed(s)
+	}
+}
+
+// FlowEnd implements protocols.Handler: requests still waiting end as
+// timeouts.
+func (b *Builder) FlowEnd(f *protocols.Flow, ts int64) {
+	b.linker.advance(ts)
+	fs := b.flows[f.ID]
+	if fs == nil {
+		return
+	}
+	for _, s := range fs.pending {
+		b.timeout(s)
+	}
+	delete(b.flows, f.ID)
+}
+
+func (b *Builder) timeout(s *Span) {
+	b.stats.Timeouts++
+	s.Status = StatusTimeout
+	if s.partial {
+		s.Status = StatusPartial
+	}
+	s.complete = true
+	b.linker.completed(s)
+}
+
+func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message) *Span {
+	fs.count++
+	s := &Span{
+		Protocol:   f.Protocol,
+		Name:       m.Name,
+		StartNS:    m.Start,
+		EndNS:      m.End,
+		ClientAddr: f.Client,
+		ServerAddr: f.Server,
+		Client:     Endpoint{IP: f.Client.Addr().String(), Port: int(f.Client.Port())},
+		Server:     Endpoint{IP: f.Server.Addr().String(), Port: int(f.Server.Port())},
+		Capture:    f.Capture,
+		FlowID:     f.ID,
+		ReqSeq:     m.Seq,
+		Attributes: make(map[string]any, len(m.Attrs)+2),
+		Links:      make(map[string]string, len(m.Links)+2),
+		partial:    m.Partial,
+		index:      fs.count,
+	}
+	if s.Name == "" {
+		s.Name = f.Protocol
+	}
+	s.Side = b.side(f, m)
+	for _, a := range m.Attrs {
+		s.Attributes[a.Key] = attrValue(a)
+	}
+	if m.Kind == protocols.Request {
+		s.Links["req_tcp_seq"] = fmt.Sprint(m.Seq)
+	}
+	addLinks(s, m.Links)
+	s.SpanID = spanID(b.cfg.Seed, s.Capture, f.Client, f.Server, m.Seq, m.Start, fs.count)
+	return s
+}
+
+func (b *Builder) side(f *protocols.Flow, m *protocols.Message) string {
+	cl, sl := b.local(f.Client.Addr()), b.local(f.Server.Addr())
+	switch {
+	case cl && !sl:
+		return SideClient
+	case sl && !cl:
+		return SideServer
+	}
+	if m.Kind == protocols.Request {
+		switch {
+		case m.Outbound:
+			return SideClient
+		case m.Inbound:
+			return SideServer
+		}
+	}
+	if cl && sl {
+		return SideClient
+	}
+	return SideNetwork
+}
+
+func (b *Builder) local(a netip.Addr) bool {
+	for _, p := range b.cfg.LocalNets {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+func attrValue(a protocols.Attr) any {
+	if a.IsInt {
+		return a.Int
+	}
+	return a.Str
+}
+
+func statusOf(s *Span, m *protocols.Message) string {
+	switch {
+	case m.Kind == protocols.Response && m.Status == protocols.StatusError:
+		return StatusError
+	case s.partial:
+		return StatusPartial
+	}
+	return StatusOK
+}
+
+// addLinks records the correlation keys of a message in the span's links,
+// interpreting trace headers. Keys already present (from the request) win.
+// It reports whether a key was added.
+func addLinks(s *Span, links []protocols.Attr) bool {
+	added := false
+	set := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if _, ok := s.Links[k]; !ok {
+			s.Links[k] = v
+			added = true
+		}
+	}
+	for _, l := range links {
+		v := strings.TrimSpace(l.Str)
+		switch l.Key {
+		case protocols.LinkXRequestID:
+			set("x_request_id", v)
+		case protocols.LinkTraceparent:
+			if tc, ok := parseTraceparent(v); ok {
+				set("traceparent_trace_id", tc.traceID)
+				set("traceparent_span_id", tc.spanID)
+			}
+		case protocols.LinkB3:
+			if tc, ok := parseB3Single(v); ok {
+				set("b3_trace_id", tc.traceID)
+				set("b3_span_id", tc.spanID)
+				set("b3_parent_span_id", tc.parentID)
+			}
+		case protocols.LinkB3TraceID:
+			if id, ok := normTraceID(v); ok {
+				set("b3_trace_id", id)
+			}
+		case protocols.LinkB3SpanID:
+			if id, ok := padHex(v, 16); ok {
+				set("b3_span_id", id)
+			}
+		case protocols.LinkB3ParentID:
+			if id, ok := padHex(v, 16); ok {
+				set("b3_parent_span_id", id)
+			}
+		case protocols.LinkUberTraceID:
+			if tc, ok := parseUberTraceID(v); ok {
+				set("uber_trace_id", tc.traceID)
+				set("uber_span_id", tc.spanID)
+				set("uber_parent_span_id", tc.parentID)
+			}
+		case protocols.LinkSW8:
+			if t, seg, sp, ok := parseSW8(v); ok {
+				set("sw8_trace_id", t)
+				set("sw8_segment_id", seg)
+				set("sw8_span_id", sp)
+			}
+		}
+	}
+	return added
+}

@@ -1,0 +1,163 @@
+package correlate
+
+import (
+	"cmp"
+	"slices"
+)
+
+// link decides parents and the trace id of a finished group.
+//
+// Rules, in order:
+//  1. The same exchange seen at several capture points (same client, server
+//     and request sequence number) is one hop: the view nearest the client
+//     (side "client", else the earliest) is the parent of the others
+//     (tcp_seq).
+//  2. A span S sent by host H is the child of the span P served by H that
+//     carries the same X-Request-ID (x_request_id) or the same trace id
+//     (trace_header) and encloses S in time. When several qualify, the one
+//     seen at S's capture point, then the latest to start, wins. With side
+//     information, a server span and a client span of the same capture
+//     point also qualify when their addresses differ (NAT, several
+//     interfaces).
+//
+// The trace id is the trace id adopted from a trace header of the earliest
+// span that carries one, else one derived from the first root's span id.
+func (l *Linker) link(g *group) *Trace {
+	spans := g.spans
+	slices.SortFunc(spans, func(a, b *Span) int {
+		return cmp.Or(cmp.Compare(a.StartNS, b.StartNS), cmp.Compare(a.SpanID, b.SpanID))
+	})
+	for _, s := range spans {
+		s.Parent, s.ParentSpanID, s.LinkReason = nil, "", ""
+	}
+
+	// Rule 1: several views of one exchange.
+	bySeq := make(map[string][]*Span)
+	var seqOrder []string
+	for _, s := range spans {
+		if _, ok := s.Links["req_tcp_seq"]; !ok {
+			continue
+		}
+		k := seqKey(s)
+		if _, ok := bySeq[k]; !ok {
+			seqOrder = append(seqOrder, k)
+		}
+		bySeq[k] = append(bySeq[k], s)
+	}
+	for _, k := range seqOrder {
+		views := bySeq[k]
+		if len(views) < 2 {
+			continue
+		}
+		primary := views[0]
+		for _, v := range views[1:] {
+			if v.Side == SideClient && primary.Side != SideClient {
+				primary = v
+			}
+		}
+		for _, v := range views {
+			if v != primary && v.Capture != primary.Capture {
+				setParent(v, primary, ReasonTCPSeq)
+			}
+		}
+	}
+
+	// Rule 2: the span served by the sender that shares a key.
+	for _, s := range spans {
+		if s.Parent != nil {
+			continue
+		}
+		var best *Span
+		bestReason := ""
+		for _, p := range spans {
+			if p == s || !encloses(p, s) {
+				continue
+			}
+			sameHost := p.ServerAddr.Addr() == s.ClientAddr.Addr()
+			sameView := p.Capture == s.Capture && p.Side == SideServer && s.Side == SideClient
+			if !sameHost && !sameView {
+				continue
+			}
+			reason := sharedKey(p, s)
+			if reason == "" || isAncestor(s, p) {
+				continue
+			}
+			if best == nil || better(p, best, s) {
+				best, bestReason = p, reason
+			}
+		}
+		if best != nil {
+			setParent(s, best, bestReason)
+		}
+	}
+
+	// Trace id.
+	id := ""
+	for _, s := range spans {
+		if s.adopted != "" {
+			id = s.adopted
+			break
+		}
+	}
+	if id == "" {
+		root := spans[0]
+		for _, s := range spans {
+			if s.Parent == nil {
+				root = s
+				break
+			}
+		}
+		id = traceIDFrom(l.cfg.Seed, root.SpanID)
+	}
+	for _, s := range spans {
+		s.TraceID = id
+	}
+	return &Trace{ID: id, Spans: spans}
+}
+
+func setParent(s, p *Span, reason string) {
+	s.Parent, s.ParentSpanID, s.LinkReason = p, p.SpanID, reason
+}
+
+// encloses reports whether p's exchange contains s's in time. A span with
+// no response is open-ended.
+func encloses(p, s *Span) bool {
+	if p.StartNS > s.StartNS {
+		return false
+	}
+	return !p.HasResponse || p.EndNS >= s.EndNS
+}
+
+// better reports whether candidate a is a better parent for s than b.
+func better(a, b, s *Span) bool {
+	aSame, bSame := a.Capture == s.Capture, b.Capture == s.Capture
+	if aSame != bSame {
+		return aSame
+	}
+	if a.StartNS != b.StartNS {
+		return a.StartNS > b.StartNS
+	}
+	return a.SpanID < b.SpanID
+}
+
+// sharedKey returns the link reason for a key that p and s share, or "".
+func sharedKey(p, s *Span) string {
+	if v := s.Links["x_request_id"]; v != "" && v == p.Links["x_request_id"] {
+		return ReasonXRequestID
+	}
+	if s.adopted != "" && s.adopted == p.adopted {
+		return ReasonTraceHeader
+	}
+	return ""
+}
+
+// isAncestor reports whether a is p or one of p's ancestors.
+func isAncestor(a, p *Span) bool {
+	for i := 0; p != nil && i < 1<<16; i++ {
+		if p == a {
+			return true
+		}
+		p = p.Parent
+	}
+	return false
+}

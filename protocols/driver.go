@@ -1,0 +1,398 @@
+package protocols
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/decode"
+)
+
+// Flow describes a connection as the protocol layer sees it: Client is the
+// end that sends requests, whatever the handshake said.
+type Flow struct {
+	// ID is the decode connection id.
+	ID uint64
+	// Client sends requests; Server answers them.
+	Client, Server netip.AddrPort
+	// Capture names the capture point.
+	Capture string
+	// Protocol is the recognised protocol's name.
+	Protocol string
+}
+
+// Handler receives the driver's output. The Message is valid only during
+// the call.
+type Handler interface {
+	// Message is called for each complete message of a flow, in order per
+	// direction.
+	Message(f *Flow, m *Message)
+	// FlowEnd is called once when a recognised flow ends, at packet time ts.
+	FlowEnd(f *Flow, ts int64)
+}
+
+// DriverConfig configures a Driver. The zero value of each field is its
+// default.
+type DriverConfig struct {
+	// Registry lists the protocols to recognise. Required.
+	Registry *Registry
+	// Parser is passed to every parser.
+	Parser *Config
+	// MaxBuffer bounds the unconsumed bytes kept per direction while a
+	// parser needs more data; 0 means 256 KiB. Beyond it the bytes are
+	// dropped, counted and reported to the parser as a gap.
+	MaxBuffer int
+	// SniffLimit is how many bytes per direction may be looked at before a
+	// connection is declared unrecognised; 0 means 4096.
+	SniffLimit int
+	// PortProtocols forces a protocol by server port (like tshark's
+	// decode-as): the port's protocol is used without sniffing.
+	PortProtocols map[uint16]string
+}
+
+// DriverStats counts what the driver did and dropped.
+type DriverStats struct {
+	Flows             uint64 // connections offered
+	FlowsRecognised   uint64 // connections whose protocol was recognised
+	FlowsUnrecognised uint64 // connections with data but no protocol
+	Messages          uint64 // messages delivered
+	ParseErrors       uint64 // flows stopped by a parse error
+	BytesUnparsed     uint64 // bytes of unrecognised or stopped flows
+	BufferDropBytes   uint64 // bytes dropped because MaxBuffer was reached
+	GapBytes          uint64 // gap bytes passed to parsers
+}
+
+// Each calls f for each counter, in a fixed order.
+func (s *DriverStats) Each(f func(name string, v uint64)) {
+	f("flows_l7", s.FlowsRecognised)
+	f("flows_unrecognised", s.FlowsUnrecognised)
+	f("messages", s.Messages)
+	f("parse_errors", s.ParseErrors)
+	f("bytes_unparsed", s.BytesUnparsed)
+	f("buffer_drop_bytes", s.BufferDropBytes)
+	f("gap_bytes", s.GapBytes)
+}
+
+// Driver turns decode streams into protocol messages. It implements
+// decode.StreamFactory. It is not safe for concurrent use; one driver serves
+// one Assembler.
+type Driver struct {
+	cfg   DriverConfig
+	h     Handler
+	stats DriverStats
+	msg   Message
+}
+
+var _ decode.StreamFactory = (*Driver)(nil)
+
+// NewDriver returns a driver that sends messages to h.
+func NewDriver(cfg *DriverConfig, h Handler) *Driver {
+	d := &Driver{h: h}
+	if cfg != nil {
+		d.cfg = *cfg
+	}
+	if d.cfg.MaxBuffer <= 0 {
+		d.cfg.MaxBuffer = 256 << 10
+	}
+	if d.cfg.SniffLimit <= 0 {
+		d.cfg.SniffLimit = 4096
+	}
+	if d.cfg.Registry == nil {
+		d.cfg.Registry = NewRegistry()
+	}
+	return d
+}
+
+// Stats returns the counters so far.
+func (d *Driver) Stats() DriverStats { return d.stats }
+
+// NewStream implements decode.StreamFactory.
+func (d *Driver) NewStream(c *decode.Conn) decode.Stream {
+	d.stats.Flows++
+	s := &stream{d: d, conn: c}
+	if name, ok := d.cfg.PortProtocols[c.Server.Port()]; ok {
+		if p := d.cfg.Registry.Lookup(name); p != nil {
+			s.start(p, decode.FromClient)
+		}
+	} else if name, ok := d.cfg.PortProtocols[c.Client.Port()]; ok {
+		if p := d.cfg.Registry.Lookup(name); p != nil {
+			s.start(p, decode.FromServer)
+		}
+	}
+	return s
+}
+
+type streamState uint8
+
+const (
+	stateSniffing streamState = iota
+	stateParsing
+	stateDead
+)
+
+// dirState is the per-direction state of a stream.
+type dirState struct {
+	tail      []byte // unconsumed bytes
+	tailTS    int64  // capture time of tail[0]
+	tailOut   capture.Direction
+	nextSeq   uint32 // sequence number after the last byte received
+	seqKnown  bool
+	active    bool // a message has started
+	msgStart  int64
+	msgSeq    uint32
+	msgDir    capture.Direction
+	ended     bool
+	sniffSeen int
+}
+
+type stream struct {
+	d      *Driver
+	conn   *decode.Conn
+	state  streamState
+	proto  *Protocol
+	parser Parser
+	reqDir decode.Dir // the decode direction that carries requests
+	flow   Flow
+	dirs   [2]dirState
+}
+
+func (s *stream) start(p *Protocol, reqDir decode.Dir) {
+	s.state = stateParsing
+	s.proto = p
+	s.reqDir = reqDir
+	s.parser = p.New(s.d.cfg.Parser)
+	s.flow = Flow{ID: s.conn.ID, Capture: s.conn.Capture, Protocol: p.Name}
+	if reqDir == decode.FromClient {
+		s.flow.Client, s.flow.Server = s.conn.Client, s.conn.Server
+	} else {
+		s.flow.Client, s.flow.Server = s.conn.Server, s.conn.Client
+	}
+	s.d.stats.FlowsRecognised++
+}
+
+func (s *stream) pdir(d decode.Dir) Direction {
+	if d == s.reqDir {
+		return ToServer
+	}
+	return ToClient
+}
+
+// Segment implements decode.Stream.
+func (s *stream) Segment(seg *decode.Segment) {
+	ds := &s.dirs[seg.Dir]
+	switch s.state {
+	case stateDead:
+		s.d.stats.BytesUnparsed += uint64(len(seg.Data))
+		return
+	case stateSniffing:
+		if len(seg.Data) == 0 {
+			return
+		}
+		if seg.Gap > 0 && len(ds.tail) > 0 {
+			// The sniff buffer is no longer contiguous; start over.
+			s.d.stats.BytesUnparsed += uint64(len(ds.tail))
+			ds.tail = ds.tail[:0]
+		}
+		s.keep(ds, seg.Data, seg.Timestamp, seg.Direction, seg.Seq)
+		p, pd := s.d.cfg.Registry.Sniff(ds.tail, s.portOf(seg.Dir, true), s.portOf(seg.Dir, false))
+		if p == nil {
+			ds.sniffSeen = len(ds.tail)
+			if s.dirs[0].sniffSeen+s.dirs[1].sniffSeen >= s.d.cfg.SniffLimit || len(ds.tail) >= s.d.cfg.SniffLimit/2 {
+				s.state = stateDead
+				s.d.stats.FlowsUnrecognised++
+				s.d.stats.BytesUnparsed += uint64(len(s.dirs[0].tail) + len(s.dirs[1].tail))
+				s.dirs[0].tail, s.dirs[1].tail = nil, nil
+			}
+			return
+		}
+		req := seg.Dir
+		if pd == ToClient {
+			req = seg.Dir.Reverse()
+		}
+		s.start(p, req)
+		// Replay what was kept: requests first, so that parsers which
+		// pair responses with requests see them in order.
+		for _, d := range [2]decode.Dir{req, req.Reverse()} {
+			st := &s.dirs[d]
+			if len(st.tail) == 0 {
+				continue
+			}
+			buf := st.tail
+			st.tail = nil
+			s.feed(d, buf, st.tailTS, st.tailOut, st.nextSeq-uint32(len(buf)), true)
+			if s.state == stateDead {
+				return
+			}
+		}
+		return
+	}
+	if seg.Gap > 0 {
+		lost := seg.Gap + len(ds.tail)
+		s.d.stats.GapBytes += uint64(seg.Gap)
+		ds.tail = ds.tail[:0]
+		s.parser.Gap(s.pdir(seg.Dir), lost)
+	}
+	if len(seg.Data) > 0 {
+		s.feed(seg.Dir, seg.Data, seg.Timestamp, seg.Direction, seg.Seq, false)
+	}
+}
+
+func (s *stream) portOf(d decode.Dir, src bool) uint16 {
+	if (d == decode.FromClient) == src {
+		return s.conn.Client.Port()
+	}
+	return s.conn.Server.Port()
+}
+
+// keep appends data to the direction's tail, bounded by MaxBuffer.
+func (s *stream) keep(ds *dirState, data []byte, ts int64, out capture.Direction, seq uint32) {
+	if len(ds.tail) == 0 {
+		ds.tailTS, ds.tailOut = ts, out
+	}
+	room := s.d.cfg.MaxBuffer - len(ds.tail)
+	if room < 0 {
+		room = 0
+	}
+	if len(data) > room {
+		s.d.stats.BufferDropBytes += uint64(len(data) - room)
+		data = data[:room]
+	}
+	ds.tail = append(ds.tail, data...)
+	ds.nextSeq = seq + uint32(len(data))
+	ds.seqKnown = true
+}
+
+// feed parses data (which continues the direction's tail) and keeps what is
+// not consumed. replay is set when data is the tail itself.
+func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction, seq uint32, replay bool) {
+	ds := &s.dirs[d]
+	pd := s.pdir(d)
+	buf := data
+	tailLen := 0
+	if len(ds.tail) > 0 {
+		tailLen = len(ds.tail)
+		buf = append(ds.tail, data...)
+	} else {
+		ds.tailTS, ds.tailOut = ts, out
+	}
+	bufSeq := seq - uint32(tailLen)
+	ds.nextSeq = seq + uint32(len(data))
+	ds.seqKnown = true
+	off := 0
+	for guard := 0; off < len(buf) && guard < 1<<16; guard++ {
+		if !ds.active {
+			ds.active = true
+			ds.msgSeq = bufSeq + uint32(off)
+			if off < tailLen {
+				ds.msgStart, ds.msgDir = ds.tailTS, ds.tailOut
+			} else {
+				ds.msgStart, ds.msgDir = ts, out
+			}
+		}
+		m := &s.d.msg
+		m.Reset()
+		n, done, err := s.parser.Parse(pd, buf[off:], m)
+		if n < 0 || n > len(buf)-off {
+			err = &ParseError{Protocol: s.proto.Name, Offset: off, Err: errors.New("parser consumed out of range")}
+		}
+		if err != nil {
+			s.d.stats.ParseErrors++
+			s.d.stats.BytesUnparsed += uint64(len(buf) - off)
+			s.kill()
+			return
+		}
+		off += n
+		if done {
+			s.emit(ds, m, ts)
+			continue
+		}
+		if n == 0 {
+			break
+		}
+	}
+	rest := buf[off:]
+	if len(rest) == 0 {
+		if ds.tail != nil {
+			ds.tail = ds.tail[:0]
+		}
+		return
+	}
+	if off >= tailLen {
+		// The tail is consumed; the rest started in this segment.
+		ds.tailTS, ds.tailOut = ts, out
+	}
+	if len(rest) > s.d.cfg.MaxBuffer {
+		// The parser cannot make progress within the bound: drop and
+		// resynchronise.
+		s.d.stats.BufferDropBytes += uint64(len(rest))
+		if ds.tail != nil {
+			ds.tail = ds.tail[:0]
+		}
+		s.parser.Gap(pd, len(rest))
+		return
+	}
+	if replay || tailLen > 0 {
+		// buf already is (or aliases) our own storage.
+		n := copy(buf, rest)
+		ds.tail = buf[:n]
+		return
+	}
+	ds.tail = append(ds.tail[:0], rest...)
+}
+
+func (s *stream) emit(ds *dirState, m *Message, ts int64) {
+	m.Start, m.End, m.Seq = ds.msgStart, ts, ds.msgSeq
+	m.Outbound = ds.msgDir == capture.DirectionOutbound
+	m.Inbound = ds.msgDir == capture.DirectionInbound
+	if m.End < m.Start {
+		m.End = m.Start
+	}
+	ds.active = false
+	s.d.stats.Messages++
+	s.d.h.Message(&s.flow, m)
+}
+
+func (s *stream) kill() {
+	s.state = stateDead
+	s.dirs[0].tail, s.dirs[1].tail = nil, nil
+}
+
+// End implements decode.Stream.
+func (s *stream) End(d decode.Dir, ts int64) {
+	ds := &s.dirs[d]
+	if ds.ended {
+		return
+	}
+	ds.ended = true
+	if s.state != stateParsing {
+		return
+	}
+	for i := 0; i < 64; i++ {
+		m := &s.d.msg
+		m.Reset()
+		if !s.parser.End(s.pdir(d), m) {
+			break
+		}
+		if !ds.active {
+			ds.msgStart, ds.msgSeq, ds.msgDir = ts, ds.nextSeq, capture.DirectionUnknown
+		}
+		s.emit(ds, m, ts)
+	}
+	ds.tail = nil
+}
+
+// Close implements decode.Stream.
+func (s *stream) Close(ts int64, _ decode.CloseReason) {
+	if s.state == stateSniffing && (len(s.dirs[0].tail) > 0 || len(s.dirs[1].tail) > 0) {
+		s.d.stats.FlowsUnrecognised++
+		s.d.stats.BytesUnparsed += uint64(len(s.dirs[0].tail) + len(s.dirs[1].tail))
+	}
+	if s.state == stateParsing {
+		s.End(s.reqDir, ts)
+		s.End(s.reqDir.Reverse(), ts)
+	}
+	if s.proto != nil {
+		s.d.h.FlowEnd(&s.flow, ts)
+	}
+	s.dirs[0].tail, s.dirs[1].tail = nil, nil
+}
