@@ -73,12 +73,12 @@ func (a Attr) Value() string {
 // Correlation keys a parser may put in Message.Links. The value is the raw
 // text as it appeared on the wire; correlate interprets it.
 const (
-	LinkXRequestID  = "x_request_id"  // first configured request-id header present
-	LinkTraceparent = "traceparent"   // W3C traceparent header value
-	LinkTracestate  = "tracestate"    // W3C tracestate header value
-	LinkB3          = "b3"            // single-header b3 value
-	LinkB3TraceID   = "x_b3_traceid"  // X-B3-TraceId
-	LinkB3SpanID    = "x_b3_spanid"   // X-B3-SpanId
+	LinkXRequestID  = "x_request_id" // first configured request-id header present
+	LinkTraceparent = "traceparent"  // W3C traceparent header value
+	LinkTracestate  = "tracestate"   // W3C tracestate header value
+	LinkB3          = "b3"           // single-header b3 value
+	LinkB3TraceID   = "x_b3_traceid" // X-B3-TraceId
+	LinkB3SpanID    = "x_b3_spanid"  // X-B3-SpanId
 	LinkB3ParentID  = "x_b3_parentspanid"
 	LinkUberTraceID = "uber_trace_id" // Jaeger uber-trace-id
 	LinkSW8         = "sw8"           // SkyWalking sw8

@@ -1,0 +1,128 @@
+// Package engine wires the stages together for the CLI: capture packets are
+// decoded, reassembled, parsed and turned into spans and traces.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/decode"
+	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/http"
+)
+
+// Config gathers the stages' configurations.
+type Config struct {
+	Decode    decode.Config
+	Assembler decode.AssemblerConfig
+	Driver    protocols.DriverConfig
+	Parser    protocols.Config
+	Correlate correlate.Config
+}
+
+// Registry returns the protocols wiretrace knows, in sniffing priority.
+func Registry() *protocols.Registry {
+	return protocols.NewRegistry(http.Protocol)
+}
+
+// Engine runs packets through the pipeline.
+type Engine struct {
+	dec     *decode.Decoder
+	asm     *decode.Assembler
+	drv     *protocols.Driver
+	b       *correlate.Builder
+	pkt     decode.Packet
+	Packets uint64
+	Bytes   uint64
+	// decode errors by kind
+	notIP, malformed, fragments uint64
+}
+
+// New returns an engine that writes traces to sink.
+func New(cfg *Config, sink correlate.Sink) *Engine {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	e := &Engine{}
+	e.b = correlate.NewBuilder(&cfg.Correlate, sink)
+	dc := cfg.Driver
+	if dc.Registry == nil {
+		dc.Registry = Registry()
+	}
+	dc.Parser = &cfg.Parser
+	e.drv = protocols.NewDriver(&dc, e.b)
+	e.dec = decode.NewDecoder(&cfg.Decode)
+	e.asm = decode.NewAssembler(&cfg.Assembler, e.drv)
+	return e
+}
+
+// Packet processes one captured packet.
+func (e *Engine) Packet(p *capture.Packet) {
+	e.Packets++
+	e.Bytes += uint64(p.Length)
+	if err := e.dec.Decode(p, &e.pkt); err != nil {
+		return // counted by the decoder
+	}
+	e.b.Advance(e.pkt.Timestamp)
+	if e.pkt.Proto == decode.ProtoTCP {
+		e.asm.Add(&e.pkt)
+	}
+}
+
+// maxSourceErrors stops a run whose source keeps failing.
+const maxSourceErrors = 1000
+
+// Run reads src to its end. Errors from the source are passed to onErr and
+// reading goes on (a capture.Merge drops a failed source and continues with
+// the others); Run returns the number of such errors.
+func (e *Engine) Run(src capture.Source, onErr func(error)) int {
+	var p capture.Packet
+	nerr := 0
+	for {
+		err := src.ReadPacket(&p)
+		if err == nil {
+			e.Packet(&p)
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return nerr
+		}
+		nerr++
+		onErr(err)
+		if nerr >= maxSourceErrors {
+			return nerr
+		}
+	}
+}
+
+// Close flushes every open connection and trace.
+func (e *Engine) Close() error {
+	e.asm.Flush()
+	return e.b.Flush()
+}
+
+// StatsLine returns the one-line summary of counters: packets, bytes,
+// flows, spans, traces, then every drop and error by reason.
+func (e *Engine) StatsLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "packets=%d bytes=%d", e.Packets, e.Bytes)
+	add := func(name string, v uint64) {
+		fmt.Fprintf(&b, " %s=%d", name, v)
+	}
+	ds := e.dec.Stats()
+	ds.Each(add)
+	as := e.asm.Stats()
+	as.Each(add)
+	dr := e.drv.Stats()
+	dr.Each(add)
+	cs := e.b.Stats()
+	cs.Each(add)
+	return b.String()
+}
+
+// Stats returns the correlate counters.
+func (e *Engine) Stats() correlate.Stats { return e.b.Stats() }

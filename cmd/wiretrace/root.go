@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "wiretrace",
+		Short: "Distributed traces from network packets alone",
+		Long: `wiretrace reconstructs distributed traces from network packets: no SDK,
+no code change, no trace id injected. It turns each L7 request and response
+into a span and links spans into traces by X-Request-ID, trace headers and
+TCP sequence numbers.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newReplayCmd(), newVersionCmd(), newProtocolsCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := version
+			if v == "" {
+				if bi, ok := debug.ReadBuildInfo(); ok {
+					v = bi.Main.Version
+				}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "wiretrace", v)
+			return nil
+		},
+	}
+}
