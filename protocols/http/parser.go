@@ -171,8 +171,27 @@ type Parser struct {
 }
 
 // New returns a parser for one connection; a nil cfg means defaults.
+// Credential headers (see isSecret) are dropped from the request-id header
+// list, so that configuration cannot copy them into a Message.
 func New(cfg *protocols.Config) *Parser {
-	return &Parser{ridHeaders: cfg.RequestIDHeaders(), limit: cfg.HeaderLimit()}
+	rid := cfg.RequestIDHeaders()
+	kept := rid[:0]
+	for _, h := range rid {
+		if !isSecret(h) {
+			kept = append(kept, h)
+		}
+	}
+	return &Parser{ridHeaders: kept, limit: cfg.HeaderLimit()}
+}
+
+// isSecret reports whether the lower-case header name carries credentials
+// (RFC 9110 section 11.6, RFC 6265), whose values are never copied.
+func isSecret(name string) bool {
+	switch name {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	}
+	return false
 }
 
 func (p *Parser) half(dir protocols.Direction) *half {
@@ -528,15 +547,13 @@ func (p *Parser) header(h *half, dir protocols.Direction, data []byte) (int, err
 // fields is what the parser keeps of a header block's fields; the slices
 // point into the block.
 type fields struct {
-	host, agent  []byte
-	links        [numLinks][]byte
-	ridRank      int
-	length       int64 // -1 when absent
-	te, chunked  bool
-	close        bool
-	upgrade      bool
-	badLength    bool
-	headersCount int
+	host, agent []byte
+	links       [numLinks][]byte
+	ridRank     int
+	length      int64 // -1 when absent
+	te, chunked bool
+	upgrade     bool
+	count       int // field lines seen
 }
 
 // fields scans the header field lines of block (which ends with the empty
@@ -550,8 +567,8 @@ func (p *Parser) fields(f *fields, block []byte) error {
 		if len(line) == 0 {
 			break
 		}
-		f.headersCount++
-		if f.headersCount > MaxHeaders {
+		f.count++
+		if f.count > MaxHeaders {
 			return parseErr(0, ErrHeaderTooLarge)
 		}
 		if line[0] == ' ' || line[0] == '\t' {
@@ -572,10 +589,6 @@ func (p *Parser) fields(f *fields, block []byte) error {
 		case equalFold(name, "transfer-encoding"):
 			f.te = true
 			f.chunked = lastTokenIs(value, "chunked")
-		case equalFold(name, "connection"):
-			if hasToken(value, "close") {
-				f.close = true
-			}
 		case equalFold(name, "upgrade"):
 			f.upgrade = true
 		case equalFold(name, "host"):
@@ -1006,22 +1019,6 @@ func lastTokenIs(v []byte, tok string) bool {
 		v = v[i+1:]
 	}
 	return equalFold(trimOWS(v), tok)
-}
-
-// hasToken reports whether a comma-separated list contains tok.
-func hasToken(v []byte, tok string) bool {
-	for len(v) > 0 {
-		elem := v
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			elem, v = v[:i], v[i+1:]
-		} else {
-			v = nil
-		}
-		if equalFold(trimOWS(elem), tok) {
-			return true
-		}
-	}
-	return false
 }
 
 // splitQuery splits a target at its '?', dropping any fragment.

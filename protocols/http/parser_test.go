@@ -257,6 +257,17 @@ func TestParse(t *testing.T) {
 			split: true,
 		},
 		{
+			name:  "gap in read-until-close body",
+			steps: []step{feed(up, getB), feed(down, closeResp+"abc"), gap(down, 5), feed(down, "xyz"), end(down)},
+			want: []protocols.Message{wantGetB, {
+				Kind: protocols.Response, Status: protocols.StatusOK, Partial: true, Size: len(closeResp) + 6, BodySize: 11,
+				Attrs: []protocols.Attr{
+					i("http.response.status_code", 200), s("network.protocol.version", "1.0"),
+					i("http.response.body.size", 11),
+				},
+			}},
+		},
+		{
 			name:  "gap inside body",
 			steps: []step{feed(up, getB), feed(down, gapBody+"abc"), gap(down, 4), feed(down, "xyz"+ok5)},
 			want: []protocols.Message{
@@ -501,13 +512,17 @@ func TestSecretsNotLeaked(t *testing.T) {
 		"\r\nProxy-Authorization: " + secrets[1] + "\r\nCookie: " + secrets[2] +
 		"\r\nX-Request-ID: abc\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
 	respText := "HTTP/1.1 200 OK\r\nSet-Cookie: " + secrets[3] + "; HttpOnly\r\nContent-Length: 0\r\n\r\n"
-	cfg := &protocols.Config{XRequestIDHeaders: []string{"X-Request-ID", "X-Correlation-ID"}}
+	// Credential headers are ignored even when configured as request ids.
+	cfg := &protocols.Config{XRequestIDHeaders: []string{"Authorization", "Cookie", "X-Request-ID"}}
 	got, err := run(cfg, []step{feed(up, reqText), feed(down, respText)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 {
 		t.Fatalf("got %d messages, want 2", len(got))
+	}
+	if id := got[0].Link(protocols.LinkXRequestID); id != "abc" {
+		t.Errorf("request id = %q, want %q", id, "abc")
 	}
 	for _, m := range got {
 		fields := []string{m.Name}
@@ -535,6 +550,8 @@ func TestSniff(t *testing.T) {
 		{"OPTIONS * HTTP/1.1\r\n", protocols.ToServer},
 		{"HTTP/1.1 200 OK\r\n", protocols.ToClient},
 		{"HTTP/1.0 404", protocols.ToClient},
+		{"HTTP/1.1 200", protocols.ToClient},
+		{"HTTP/1.1 200OK", protocols.DirUnknown},
 		{"HTTP/1.1 20", protocols.DirUnknown},
 		{"HTTP/2.0 200 OK\r\n", protocols.DirUnknown},
 		{"HTTP/1.1 2000\r\n", protocols.DirUnknown},
@@ -589,5 +606,18 @@ func TestNoAllocsPerHeader(t *testing.T) {
 	// Name (with path) is the only string of this request.
 	if allocs > 1 {
 		t.Errorf("allocs = %v, want <= 1", allocs)
+	}
+}
+
+func TestUnknownDirection(t *testing.T) {
+	p := http.Protocol.New(nil)
+	var m protocols.Message
+	_, done, err := p.Parse(protocols.DirUnknown, []byte(getB), &m)
+	if !errors.Is(err, http.ErrDirection) || done {
+		t.Errorf("Parse(DirUnknown) = done %v, err %v; want ErrDirection", done, err)
+	}
+	p.Gap(protocols.DirUnknown, 10)
+	if p.End(protocols.DirUnknown, &m) {
+		t.Error("End(DirUnknown) = true")
 	}
 }
