@@ -29,6 +29,14 @@
 // as tunnel data rather than an error, since they may be seen before the
 // server's answer.
 //
+// # Sizes
+//
+// Size counts the bytes of a message seen on the wire: header block, body
+// and chunk framing; an interim response's bytes belong to no message.
+// BodySize (and http.request.body.size / http.response.body.size) counts
+// payload bytes: the Content-Length, the decoded chunk data, or what was read
+// until close.
+//
 // # Status
 //
 // Status is StatusError for 5xx responses and StatusOK otherwise, including
@@ -49,7 +57,7 @@
 // the gap is not lost. When a gap swallows the start of a message, a Partial
 // placeholder is emitted in its place (a request named "HTTP", as
 // OpenTelemetry names spans of unknown method, or a response without status
-// code) so that pairing requests with responses in order continues; a gap
+// code and with StatusUnknown) so that pairing requests with responses in order continues; a gap
 // that swallows several whole messages still shifts the pairing.
 //
 // # Secrets

@@ -8,8 +8,9 @@ import (
 )
 
 // Sentinels wrapped by the *protocols.ParseError values the parser returns.
-// Each also wraps protocols.ErrMalformed or protocols.ErrTooLarge, so callers
-// may test for either the specific or the generic condition with errors.Is.
+// Each but ErrDirection (a caller's mistake) also wraps protocols.ErrMalformed
+// or protocols.ErrTooLarge, so callers may test for either the specific or the
+// generic condition with errors.Is.
 var (
 	// ErrStartLine reports a request line or status line that is not
 	// HTTP/1.x where a message must start (RFC 9112 sections 3 and 4).

@@ -171,8 +171,9 @@ type Parser struct {
 }
 
 // New returns a parser for one connection; a nil cfg means defaults.
-// Credential headers (see isSecret) are dropped from the request-id header
-// list, so that configuration cannot copy them into a Message.
+// Authorization, Proxy-Authorization, Cookie and Set-Cookie are dropped from
+// the request-id header list, so that configuration cannot copy credentials
+// into a Message.
 func New(cfg *protocols.Config) *Parser {
 	rid := cfg.RequestIDHeaders()
 	kept := rid[:0]

@@ -258,6 +258,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "gap in read-until-close body",
+			split: true,
 			steps: []step{feed(up, getB), feed(down, closeResp+"abc"), gap(down, 5), feed(down, "xyz"), end(down)},
 			want: []protocols.Message{wantGetB, {
 				Kind: protocols.Response, Status: protocols.StatusOK, Partial: true, Size: len(closeResp) + 6, BodySize: 11,
@@ -269,6 +270,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "gap inside body",
+			split: true,
 			steps: []step{feed(up, getB), feed(down, gapBody+"abc"), gap(down, 4), feed(down, "xyz"+ok5)},
 			want: []protocols.Message{
 				wantGetB,
@@ -287,6 +289,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "gap in request header then resync",
+			split: true,
 			steps: []step{feed(up, "GET /lost HTTP/1.1\r\nHo"), gap(up, 5), feed(up, "me: x\r\n\r\n"+getB)},
 			want: []protocols.Message{
 				{Kind: protocols.Request, Name: "HTTP", Partial: true, Attrs: []protocols.Attr{i("http.request.body.size", 0)}},
@@ -295,6 +298,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "request right after gap is kept",
+			split: true,
 			steps: []step{feed(up, getB), gap(up, 40), feed(up, headC)},
 			want: []protocols.Message{
 				wantGetB,
@@ -303,7 +307,8 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
-			name: "lost response header keeps pairing",
+			name:  "lost response header keeps pairing",
+			split: true,
 			steps: []step{
 				feed(up, getB+headC), feed(down, "HTTP/1.1 200 OK\r\nCont"), gap(down, 30),
 				feed(down, "ent-Length: 3\r\n\r\nab\n"+ok5Head),
@@ -315,7 +320,8 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
-			name: "gap in chunked body resyncs",
+			name:  "gap in chunked body resyncs",
+			split: true,
 			steps: []step{
 				feed(up, getB+getB), feed(down, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
 				gap(down, 10), feed(down, "\r\n0\r\n\r\n"+ok5),
@@ -394,6 +400,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "trace context links",
+			split: true,
 			steps: []step{feed(up, linkReq), feed(down, linkResp)},
 			want: []protocols.Message{
 				withLinks(reqMsg("GET", "/l", len(linkReq), 0),
@@ -413,7 +420,8 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
-			name: "upgrade stops parsing quietly",
+			name:  "upgrade stops parsing quietly",
+			split: true,
 			steps: []step{
 				feed(up, upReq), feed(up, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"),
 				feed(down, upResp+"\x81\x05hello"), feed(up, "GET / HTTP/1.1\r\n\r\n"), end(down),
@@ -422,6 +430,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name:  "connect tunnel",
+			split: true,
 			steps: []step{feed(up, conReq), feed(down, conOK+"\x16\x03\x03"), feed(up, "\x16\x03\x01\x02\x00")},
 			want: []protocols.Message{
 				{
