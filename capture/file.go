@@ -188,7 +188,7 @@ func (f *File) notCapture(magic []byte) error {
 	if f.gz != nil {
 		gz = ", gzip-compressed"
 	}
-	return f.errorf(0, 0, ErrFormat, "not a pcap or pcapng file (magic %#0*x%s)", 2+2*len(magic), m, gz)
+	return f.errorf(0, 0, ErrFormat, "not a pcap or pcapng file (magic %#0*x%s)", 2*len(magic), m, gz)
 }
 
 // isMagicPrefix reports whether b, shorter than 4 bytes, starts a magic.
