@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -455,3 +459,202 @@ func BenchmarkReadPacket(b *testing.B) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// sharedTestdata returns ../shared/testdata beside the repository root, the
+// public capture corpus that STYLE.md says is read in place.
+func sharedTestdata(t *testing.T) string {
+	t.Helper()
+	repoRoot, err := filepath.Abs("..") // tests run in capture/
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(repoRoot, "..", "shared", "testdata")
+	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
+		t.Skipf("public capture corpus not found: %v (expected at ../shared/testdata beside the repository root)", err)
+	}
+	return dir
+}
+
+// indexCounts reads the packet count of every capture listed in INDEX.md,
+// from the "format / link / pkts / duration" column ("... / 20 pkts / ...").
+func indexCounts(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "INDEX.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make(map[string]int64)
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cols := strings.Split(line, "|")
+		if len(cols) < 8 {
+			continue
+		}
+		path := strings.Trim(strings.TrimSpace(cols[1]), "`")
+		m := pktsRE.FindStringSubmatch(cols[6])
+		if m == nil {
+			continue
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			t.Fatalf("INDEX.md: %s: %v", path, err)
+		}
+		counts[path] = n
+	}
+	if len(counts) == 0 {
+		t.Fatal("INDEX.md: no packet counts found")
+	}
+	return counts
+}
+
+var pktsRE = regexp.MustCompile(`(?:^|/)\s*(\d+) pkts\s*(?:/|$)`)
+
+// TestSharedTestdata reads every file of the public corpus. Captures must
+// not panic, must yield the packet count INDEX.md gives, and must end with
+// io.EOF or an ErrTruncated/ErrFormat error; every other file must be
+// rejected as not a capture.
+func TestSharedTestdata(t *testing.T) {
+	dir := sharedTestdata(t)
+	counts := indexCounts(t, dir)
+	var clean, errored, rejected, packets int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		want, indexed := counts[rel]
+		f, err := capture.OpenFile(path, nil)
+		if err != nil {
+			if indexed {
+				t.Errorf("%s: listed in INDEX.md with %d packets: %v", rel, want, err)
+			} else if !errors.Is(err, capture.ErrFormat) {
+				t.Errorf("%s: %v, want an ErrFormat error", rel, err)
+			}
+			rejected++
+			return nil
+		}
+		defer f.Close()
+		var p capture.Packet
+		var n int64
+		for {
+			err = f.ReadPacket(&p)
+			if err != nil {
+				break
+			}
+			n++
+			if p.Number != n || len(p.Data) > p.Length || len(p.Data) > capture.DefaultMaxRecord {
+				t.Errorf("%s: packet %d: Number %d, %d bytes of %d", rel, n, p.Number, len(p.Data), p.Length)
+			}
+		}
+		packets += n
+		switch {
+		case err == io.EOF:
+			clean++
+		case errors.Is(err, capture.ErrTruncated), errors.Is(err, capture.ErrFormat):
+			errored++
+			t.Logf("%s: %d packets, then %v", rel, n, err)
+		default:
+			t.Errorf("%s: %v: neither ErrTruncated nor ErrFormat", rel, err)
+		}
+		if !indexed {
+			t.Logf("%s: capture not in INDEX.md: %d packets", rel, n)
+		} else if n != want {
+			t.Errorf("%s: read %d packets, INDEX.md says %d (err %v)", rel, n, want, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clean+errored != int64(len(counts)) {
+		t.Errorf("read %d captures, INDEX.md lists %d", clean+errored, len(counts))
+	}
+	t.Logf("%d captures (%d packets): %d read to io.EOF, %d ended with an error; %d other files rejected as not captures",
+		clean+errored, packets, clean, errored, rejected)
+}
+
+// TestSharedTestdataMatchesPcapgo compares every packet of the public
+// corpus with what gopacket's pcapgo readers return: timestamp, lengths,
+// interface, link type and bytes.
+func TestSharedTestdataMatchesPcapgo(t *testing.T) {
+	dir := sharedTestdata(t)
+	var files, compared int
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := capture.OpenFile(path, nil)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		next, closeRef, err := pcapgoReader(path, f.Format())
+		if err != nil {
+			// pcapgo rejects some files Wireshark reads (a pcap header
+			// whose version is in the other byte order).
+			t.Logf("%s: skipped, pcapgo cannot open it: %v", path, err)
+			return nil
+		}
+		defer closeRef()
+		files++
+		for n := 1; ; n++ {
+			var p capture.Packet
+			err := f.ReadPacket(&p)
+			want, werr := next()
+			if err != nil || werr != nil {
+				if (err == io.EOF) != (werr == io.EOF) {
+					t.Errorf("%s: packet %d: capture: %v, pcapgo: %v", path, n, err, werr)
+				}
+				break
+			}
+			got := capture.Packet{Timestamp: p.Timestamp, Data: p.Data, Length: p.Length, LinkType: p.LinkType, Interface: p.Interface}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: packet %d (-pcapgo +capture):\n%s", path, n, diff)
+				break
+			}
+			compared++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d captures, %d packets identical to pcapgo", files, compared)
+}
+
+// pcapgoReader opens path with pcapgo and returns a function yielding its
+// packets in the fields the comparison uses.
+func pcapgoReader(path string, format capture.Format) (func() (capture.Packet, error), func(), error) {
+	osf, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() { osf.Close() }
+	if format == capture.FormatPcap {
+		r, err := pcapgo.NewReader(osf)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		return func() (capture.Packet, error) {
+			data, ci, err := r.ReadPacketData()
+			return capture.Packet{Timestamp: ci.Timestamp.UnixNano(), Data: data, Length: ci.Length, LinkType: capture.LinkType(r.LinkType())}, err
+		}, closeFn, nil
+	}
+	r, err := pcapgo.NewNgReader(osf, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return func() (capture.Packet, error) {
+		data, ci, err := r.ReadPacketData()
+		p := capture.Packet{Timestamp: ci.Timestamp.UnixNano(), Data: data, Length: ci.Length, Interface: ci.InterfaceIndex}
+		if len(ci.AncillaryData) > 0 {
+			p.LinkType = capture.LinkType(ci.AncillaryData[0].(layers.LinkType))
+		}
+		return p, err
+	}, closeFn, nil
+}
