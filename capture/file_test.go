@@ -580,6 +580,9 @@ func TestSharedTestdata(t *testing.T) {
 // corpus with what gopacket's pcapgo readers return: timestamp, lengths,
 // interface, link type and bytes.
 func TestSharedTestdataMatchesPcapgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the packet-by-packet comparison with pcapgo")
+	}
 	dir := sharedTestdata(t)
 	var files, compared int
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

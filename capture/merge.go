@@ -19,7 +19,9 @@ import (
 // error unchanged (it already names the source) and drops the source from
 // the merge. The caller may report it and keep calling ReadPacket to get the
 // packets of the other sources; io.EOF means every source is finished or
-// dropped. The merge does not reorder packets within a source: a source
+// dropped. Because the merge reads one packet ahead in each source, the
+// error may come before packets of other sources that are older than the
+// damage. The merge does not reorder packets within a source: a source
 // whose timestamps go backwards yields them as they come.
 //
 // Close closes every source and joins their errors.
