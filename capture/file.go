@@ -85,6 +85,7 @@ type File struct {
 	br     *bufio.Reader // decompressed stream
 	off    int64         // offset of the next byte of br
 	n      int64         // packets delivered
+	ready  bool          // the file header has been read
 	done   bool          // an error or io.EOF was returned; only io.EOF follows
 	closed bool
 
@@ -176,7 +177,17 @@ func newFile(r io.Reader, name string, cfg *FileConfig) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.ready = true
 	return f, nil
+}
+
+// next returns the number of the packet being read, 0 while reading the
+// file header.
+func (f *File) next() int64 {
+	if !f.ready {
+		return 0
+	}
+	return f.n + 1
 }
 
 func (f *File) notCapture(magic []byte) error {
@@ -214,7 +225,7 @@ func (f *File) ReadPacket(p *Packet) error {
 	}
 	if f.closed {
 		f.done = true
-		return f.errorf(f.n+1, -1, os.ErrClosed, "read after close")
+		return f.errorf(f.next(), -1, os.ErrClosed, "read after close")
 	}
 	var err error
 	if f.format == FormatPcap {
@@ -290,10 +301,7 @@ func (f *File) discard(n int, start int64, what string) error {
 // ioError classifies an error from the underlying reader or the gzip
 // decompressor met after reading got of want bytes of a record.
 func (f *File) ioError(start int64, what string, got, want int, err error) error {
-	e := &Error{Capture: f.name, Packet: f.n + 1, Offset: start, Err: err, Msg: "reading " + what}
-	if f.format == FormatUnknown {
-		e.Packet = 0
-	}
+	e := &Error{Capture: f.name, Packet: f.next(), Offset: start, Err: err, Msg: "reading " + what}
 	var corrupt flate.CorruptInputError
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:

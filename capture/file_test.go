@@ -307,6 +307,12 @@ func TestErrorMessages(t *testing.T) {
 			wantPos: [2]int64{2, 100},
 		},
 		{
+			name:    "truncated file header",
+			in:      pcapFile(le, false, 1)[:10],
+			want:    "capture: trace.pcap: truncated file header (file ends mid-record: 10 of 24 bytes)",
+			wantPos: [2]int64{0, 0},
+		},
+		{
 			name:    "not a capture",
 			in:      []byte("x,y\n1,2\n"),
 			want:    "capture: trace.pcap: not a pcap or pcapng file (magic 0x782c790a)",

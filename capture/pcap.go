@@ -50,7 +50,7 @@ func (f *File) readPcap(p *Packet) error {
 	caplen := f.u32(h[8:12])
 	origlen := f.u32(h[12:16])
 	if caplen > uint32(f.maxRecord) {
-		return f.errorf(f.n+1, start, ErrFormat, "caplen %d exceeds limit %d (snaplen %d)", caplen, f.maxRecord, f.snaplen)
+		return f.errorf(f.next(), start, ErrFormat, "caplen %d exceeds limit %d (snaplen %d)", caplen, f.maxRecord, f.snaplen)
 	}
 	if cap(f.buf) < int(caplen) && f.snaplen <= f.maxRecord {
 		f.grow(f.snaplen) // size for the largest packet the file declares

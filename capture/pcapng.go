@@ -71,21 +71,21 @@ func (f *File) readSection(start int64) error {
 	case binary.BigEndian.Uint32(h[8:12]) == ngByteOrderMagic:
 		f.bigEndian = true
 	default:
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng section header: bad byte-order magic %#08x", binary.BigEndian.Uint32(h[8:12]))
+		return f.errorf(f.next(), start, ErrFormat, "pcapng section header: bad byte-order magic %#08x", binary.BigEndian.Uint32(h[8:12]))
 	}
 	length := f.u32(h[4:8])
 	if length < 28 || length%4 != 0 || length > maxOptions {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng section header: bad block length %d", length)
+		return f.errorf(f.next(), start, ErrFormat, "pcapng section header: bad block length %d", length)
 	}
 	body := f.grow(int(length) - 12) // after the byte-order magic, with the trailer
 	if err := f.read(body, start, false, "section header"); err != nil {
 		return err
 	}
 	if t := f.u32(body[len(body)-4:]); t != length {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng section header: trailing length %d != %d", t, length)
+		return f.errorf(f.next(), start, ErrFormat, "pcapng section header: trailing length %d != %d", t, length)
 	}
 	if major := f.u16(body[0:2]); major != 1 {
-		return f.errorf(f.n+1, start, ErrFormat, "unsupported pcapng version %d.%d", major, f.u16(body[2:4]))
+		return f.errorf(f.next(), start, ErrFormat, "unsupported pcapng version %d.%d", major, f.u16(body[2:4]))
 	}
 	f.ifaces = f.ifaces[:0]
 	return nil
@@ -111,7 +111,7 @@ func (f *File) readPcapng(p *Packet) error {
 		}
 		length := f.u32(h[4:8])
 		if length < 12 || length%4 != 0 {
-			return f.errorf(f.n+1, start, ErrFormat, "pcapng block type %#x: bad block length %d", typ, length)
+			return f.errorf(f.next(), start, ErrFormat, "pcapng block type %#x: bad block length %d", typ, length)
 		}
 		switch typ {
 		case ngBlockIDB, ngBlockEPB, ngBlockPB, ngBlockSPB:
@@ -125,12 +125,12 @@ func (f *File) readPcapng(p *Packet) error {
 				return err
 			}
 			if t := f.u32(f.hdr[8:12]); t != length {
-				return f.errorf(f.n+1, start, ErrFormat, "pcapng block type %#x: trailing length %d != %d", typ, t, length)
+				return f.errorf(f.next(), start, ErrFormat, "pcapng block type %#x: trailing length %d != %d", typ, t, length)
 			}
 			continue
 		}
 		if length > uint32(f.maxRecord)+maxOptions {
-			return f.errorf(f.n+1, start, ErrFormat, "pcapng block type %#x: length %d exceeds limit %d", typ, length, f.maxRecord+maxOptions)
+			return f.errorf(f.next(), start, ErrFormat, "pcapng block type %#x: length %d exceeds limit %d", typ, length, f.maxRecord+maxOptions)
 		}
 		block := f.grow(int(length) - 8) // body and trailer
 		what := "packet block"
@@ -142,7 +142,7 @@ func (f *File) readPcapng(p *Packet) error {
 		}
 		body := block[:len(block)-4]
 		if t := f.u32(block[len(body):]); t != length {
-			return f.errorf(f.n+1, start, ErrFormat, "pcapng block type %#x: trailing length %d != %d", typ, t, length)
+			return f.errorf(f.next(), start, ErrFormat, "pcapng block type %#x: trailing length %d != %d", typ, t, length)
 		}
 		if typ == ngBlockIDB {
 			if err := f.readInterface(body, start); err != nil {
@@ -157,10 +157,10 @@ func (f *File) readPcapng(p *Packet) error {
 // readInterface adds the interface an IDB body describes.
 func (f *File) readInterface(body []byte, start int64) error {
 	if len(body) < 8 {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng interface block: body of %d bytes", len(body))
+		return f.errorf(f.next(), start, ErrFormat, "pcapng interface block: body of %d bytes", len(body))
 	}
 	if len(f.ifaces) >= maxInterfaces {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng section has more than %d interfaces", maxInterfaces)
+		return f.errorf(f.next(), start, ErrFormat, "pcapng section has more than %d interfaces", maxInterfaces)
 	}
 	i := ngInterface{
 		link:    LinkType(f.u16(body[0:2])),
@@ -174,7 +174,7 @@ func (f *File) readInterface(body []byte, start int64) error {
 			break
 		}
 		if 4+n > len(opts) {
-			return f.errorf(f.n+1, start, ErrFormat, "pcapng interface block: option %d of %d bytes overruns block", code, n)
+			return f.errorf(f.next(), start, ErrFormat, "pcapng interface block: option %d of %d bytes overruns block", code, n)
 		}
 		v := opts[4 : 4+n]
 		switch {
@@ -182,12 +182,12 @@ func (f *File) readInterface(body []byte, start int64) error {
 			exp := uint(v[0] & 0x7f)
 			if v[0]&0x80 != 0 {
 				if exp > 63 {
-					return f.errorf(f.n+1, start, ErrFormat, "pcapng interface block: timestamp resolution 2^-%d", exp)
+					return f.errorf(f.next(), start, ErrFormat, "pcapng interface block: timestamp resolution 2^-%d", exp)
 				}
 				i.perSec = 1 << exp
 			} else {
 				if exp > 19 {
-					return f.errorf(f.n+1, start, ErrFormat, "pcapng interface block: timestamp resolution 10^-%d", exp)
+					return f.errorf(f.next(), start, ErrFormat, "pcapng interface block: timestamp resolution 10^-%d", exp)
 				}
 				i.perSec = 1
 				for range exp {
@@ -232,10 +232,10 @@ func (f *File) readNgPacket(typ uint32, body []byte, start int64, p *Packet) err
 		dataOff = 4
 	}
 	if short {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng packet block: body of %d bytes", len(body))
+		return f.errorf(f.next(), start, ErrFormat, "pcapng packet block: body of %d bytes", len(body))
 	}
 	if ifc >= len(f.ifaces) {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng packet block: interface %d not declared (section has %d)", ifc, len(f.ifaces))
+		return f.errorf(f.next(), start, ErrFormat, "pcapng packet block: interface %d not declared (section has %d)", ifc, len(f.ifaces))
 	}
 	iface := &f.ifaces[ifc]
 	if hasTS {
@@ -255,11 +255,11 @@ func (f *File) readNgPacket(typ uint32, body []byte, start int64, p *Packet) err
 		}
 	}
 	if caplen > uint32(f.maxRecord) {
-		return f.errorf(f.n+1, start, ErrFormat, "caplen %d exceeds limit %d", caplen, f.maxRecord)
+		return f.errorf(f.next(), start, ErrFormat, "caplen %d exceeds limit %d", caplen, f.maxRecord)
 	}
 	end := dataOff + int(caplen)
 	if end > len(body) {
-		return f.errorf(f.n+1, start, ErrFormat, "pcapng packet block: caplen %d overruns block of %d bytes", caplen, len(body)+12)
+		return f.errorf(f.next(), start, ErrFormat, "pcapng packet block: caplen %d overruns block of %d bytes", caplen, len(body)+12)
 	}
 	p.Data = body[dataOff:end:end]
 	p.Length = int(wire)
