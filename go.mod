@@ -1,3 +1,8 @@
 module github.com/wiretrace/wiretrace
 
-go 1.24
+go 1.25.0
+
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/gopacket/gopacket v1.7.7
+)
