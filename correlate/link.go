@@ -21,7 +21,9 @@ import (
 //     interfaces).
 //
 // The trace id is the trace id adopted from a trace header of the earliest
-// span that carries one, else one derived from the first root's span id.
+// span that carries one, else a 32-hex X-Request-ID (unless
+// Config.SeparateRequestIDAndTraceID), else one derived from the first
+// root's span id.
 func (l *Linker) link(g *group) *Trace {
 	spans := g.spans
 	slices.SortFunc(spans, func(a, b *Span) int {
@@ -94,9 +96,14 @@ func (l *Linker) link(g *group) *Trace {
 	// Trace id.
 	id := ""
 	for _, s := range spans {
-		if s.adopted != "" {
+		if s.adopted != "" && !s.adoptedFromRequestID {
 			id = s.adopted
 			break
+		}
+	}
+	for _, s := range spans {
+		if id == "" && s.adopted != "" {
+			id = s.adopted
 		}
 	}
 	if id == "" {

@@ -71,7 +71,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 			ks = append(ks, "t:"+toLower(v))
 		}
 	}
-	s.adopted = ""
+	s.adopted, s.adoptedFromRequestID = "", false
 	for _, k := range [...]string{"traceparent_trace_id", "b3_trace_id", "uber_trace_id"} {
 		if v := s.Links[k]; v != "" {
 			ks = append(ks, "t:"+v)
@@ -85,6 +85,14 @@ func (l *Linker) spanKeys(s *Span) []string {
 		ks = append(ks, "t:"+id)
 		if s.adopted == "" {
 			s.adopted = id
+		}
+	}
+	if s.adopted == "" && !l.cfg.SeparateRequestIDAndTraceID {
+		// A gateway-generated 32-hex request id serves as the trace id,
+		// so the trace can be found by the id in the gateway's logs.
+		if v := s.Links["x_request_id"]; len(v) == 32 && isHex(v) && !isZero(v) {
+			s.adopted = toLower(v)
+			s.adoptedFromRequestID = true
 		}
 	}
 	if _, ok := s.Links["req_tcp_seq"]; ok {

@@ -69,9 +69,12 @@ type Span struct {
 
 	complete bool
 	partial  bool
-	adopted  string // trace id adopted from a trace header
-	group    *group
-	index    int // position in its flow, for the span id
+	adopted  string // trace id adopted from a trace header (or request id)
+	// adoptedFromRequestID is set when adopted is a 32-hex X-Request-ID
+	// rather than a trace header's trace id.
+	adoptedFromRequestID bool
+	group                *group
+	index                int // position in its flow, for the span id
 }
 
 // Duration returns EndNS - StartNS.

@@ -111,13 +111,9 @@ func (d *Driver) NewStream(c *decode.Conn) decode.Stream {
 	d.stats.Flows++
 	s := &stream{d: d, conn: c}
 	if name, ok := d.cfg.PortProtocols[c.Server.Port()]; ok {
-		if p := d.cfg.Registry.Lookup(name); p != nil {
-			s.start(p, decode.FromClient)
-		}
+		s.forced, s.forcedReq = d.cfg.Registry.Lookup(name), decode.FromClient
 	} else if name, ok := d.cfg.PortProtocols[c.Client.Port()]; ok {
-		if p := d.cfg.Registry.Lookup(name); p != nil {
-			s.start(p, decode.FromServer)
-		}
+		s.forced, s.forcedReq = d.cfg.Registry.Lookup(name), decode.FromServer
 	}
 	return s
 }
@@ -154,6 +150,10 @@ type stream struct {
 	reqDir decode.Dir // the decode direction that carries requests
 	flow   Flow
 	dirs   [2]dirState
+	// forced is the protocol PortProtocols names for this connection; its
+	// Sniff still decides the direction when it can, else forcedReq does.
+	forced    *Protocol
+	forcedReq decode.Dir
 }
 
 func (s *stream) start(p *Protocol, reqDir decode.Dir) {
@@ -194,7 +194,19 @@ func (s *stream) Segment(seg *decode.Segment) {
 			ds.tail = ds.tail[:0]
 		}
 		s.keep(ds, seg.Data, seg.Timestamp, seg.Direction, seg.Seq)
-		p, pd := s.d.cfg.Registry.Sniff(ds.tail, s.portOf(seg.Dir, true), s.portOf(seg.Dir, false))
+		var p *Protocol
+		var pd Direction
+		if s.forced != nil {
+			p, pd = s.forced, s.forced.Sniff(ds.tail)
+			if pd == DirUnknown {
+				pd = ToClient
+				if seg.Dir == s.forcedReq {
+					pd = ToServer
+				}
+			}
+		} else {
+			p, pd = s.d.cfg.Registry.Sniff(ds.tail, s.portOf(seg.Dir, true), s.portOf(seg.Dir, false))
+		}
 		if p == nil {
 			ds.sniffSeen = len(ds.tail)
 			if s.dirs[0].sniffSeen+s.dirs[1].sniffSeen >= s.d.cfg.SniffLimit || len(ds.tail) >= s.d.cfg.SniffLimit/2 {

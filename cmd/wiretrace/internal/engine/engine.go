@@ -109,9 +109,11 @@ func (e *Engine) Close() error {
 // flows, spans, traces, then every drop and error by reason.
 func (e *Engine) StatsLine() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "packets=%d bytes=%d", e.Packets, e.Bytes)
 	add := func(name string, v uint64) {
-		fmt.Fprintf(&b, " %s=%d", name, v)
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", name, v)
 	}
 	ds := e.dec.Stats()
 	ds.Each(add)
