@@ -23,10 +23,9 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# Micro-benchmarks, then a whole replay of a large capture.
-bench: build
+# Micro-benchmarks of the hot paths.
+bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	./scripts/bench-replay.sh
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:
