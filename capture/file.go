@@ -102,6 +102,8 @@ type File struct {
 	ifaces []ngInterface
 }
 
+var _ Source = (*File)(nil)
+
 // OpenFile opens the capture file at path, detects gzip compression and the
 // pcap or pcapng format from the magic bytes (the file name does not
 // matter), and reads the file header. The error for a file that is not a

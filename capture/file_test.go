@@ -383,6 +383,9 @@ func TestOpenFileName(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
 		}
+		if err := f.ReadPacket(&p); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("ReadPacket after Close = %v, want os.ErrClosed", err)
+		}
 	}
 	if _, err := capture.OpenFile(filepath.Join(dir, "missing.pcap"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v, want ErrNotExist", err)
