@@ -138,6 +138,9 @@ func TestReadFile(t *testing.T) {
 	hugeBlock := (&ngFile{}).shb(le).idb(1, 0, 0, 0).b
 	hugeBlock = le.AppendUint32(le.AppendUint32(hugeBlock, 6), 1<<31)
 	hugeBlock = append(hugeBlock, frame(100, 0)...)
+	hugeSkipped := (&ngFile{}).shb(le).idb(1, 0, 0, 0).b
+	hugeSkipped = le.AppendUint32(le.AppendUint32(hugeSkipped, 0x0bad), 0xfffffff0) // custom block, ~4 GiB
+	hugeSkipped = append(hugeSkipped, frame(100, 0)...)
 	overrun := (&ngFile{}).shb(le).idb(1, 0, 0, 0).epb(0, 1, frame(8, 0), 0, 0).b
 	le.PutUint32(overrun[len(overrun)-len(frame(8, 0))-4-16-4-4-4:], 1000) // caplen field of the EPB
 	badTrailer := (&ngFile{}).shb(le).idb(1, 0, 0, 0).epb(0, 1, frame(4, 0), 0, 0).b
@@ -244,6 +247,7 @@ func TestReadFile(t *testing.T) {
 		{name: "pcapng undeclared interface", in: badIface, want: []capture.Packet{pkt(1, 1000, frame(4, 0), 4, eth, 0, unk)}, wantErr: capture.ErrFormat},
 		{name: "pcapng bad block length", in: badBlockLen, wantErr: capture.ErrFormat},
 		{name: "pcapng huge block", in: hugeBlock, wantErr: capture.ErrFormat},
+		{name: "pcapng huge skipped block", in: hugeSkipped, wantErr: capture.ErrTruncated},
 		{name: "pcapng caplen overruns block", in: overrun, wantErr: capture.ErrFormat},
 		{name: "pcapng bad trailing length", in: badTrailer, wantErr: capture.ErrFormat},
 		{name: "pcapng bad byte-order magic", in: append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0}, frame(20, 0)...), wantErr: capture.ErrFormat},

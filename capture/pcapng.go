@@ -118,7 +118,7 @@ func (f *File) readPcapng(p *Packet) error {
 		default:
 			// Statistics, name resolution, decryption secrets, custom
 			// blocks: skip, but check the trailing length.
-			if err := f.discard(int(length)-12, start, "block"); err != nil {
+			if err := f.discard(int64(length)-12, start, "block"); err != nil {
 				return err
 			}
 			if err := f.read(f.hdr[8:12], start, false, "block"); err != nil {
