@@ -102,6 +102,8 @@ type File struct {
 	ifaces []ngInterface
 }
 
+var _ Source = (*File)(nil)
+
 // OpenFile opens the capture file at path, detects gzip compression and the
 // pcap or pcapng format from the magic bytes (the file name does not
 // matter), and reads the file header. The error for a file that is not a
@@ -150,10 +152,10 @@ func newFile(r io.Reader, name string, cfg *FileConfig) (*File, error) {
 		f.br = bufio.NewReaderSize(gz, readBufferSize)
 		magic, err = f.br.Peek(4)
 		if err != nil && err != io.EOF {
-			return nil, f.ioError(0, "file header", len(magic), 4, err)
+			return nil, f.ioError(0, "file header", int64(len(magic)), 4, err)
 		}
 	} else if err != nil && err != io.EOF {
-		return nil, f.ioError(0, "file header", len(magic), 4, err)
+		return nil, f.ioError(0, "file header", int64(len(magic)), 4, err)
 	}
 	if len(magic) < 4 {
 		if len(magic) == 0 {
@@ -285,22 +287,26 @@ func (f *File) read(b []byte, start int64, eofOK bool, what string) error {
 	if err == io.EOF && eofOK {
 		return io.EOF
 	}
-	return f.ioError(start, what, n, len(b), err)
+	return f.ioError(start, what, int64(n), int64(len(b)), err)
 }
 
-// discard skips n bytes of the stream.
-func (f *File) discard(n int, start int64, what string) error {
-	m, err := f.br.Discard(n)
-	f.off += int64(m)
-	if err == nil {
-		return nil
+// discard skips n bytes of the stream, in chunks so that a length from
+// the file never overflows int.
+func (f *File) discard(n int64, start int64, what string) error {
+	for done := int64(0); done < n; {
+		m, err := f.br.Discard(int(min(n-done, 1<<20)))
+		f.off += int64(m)
+		done += int64(m)
+		if err != nil {
+			return f.ioError(start, what, done, n, err)
+		}
 	}
-	return f.ioError(start, what, m, n, err)
+	return nil
 }
 
 // ioError classifies an error from the underlying reader or the gzip
 // decompressor met after reading got of want bytes of a record.
-func (f *File) ioError(start int64, what string, got, want int, err error) error {
+func (f *File) ioError(start int64, what string, got, want int64, err error) error {
 	e := &Error{Capture: f.name, Packet: f.next(), Offset: start, Err: err, Msg: "reading " + what}
 	var corrupt flate.CorruptInputError
 	switch {

@@ -49,7 +49,7 @@ func (f *File) readPcap(p *Packet) error {
 	frac := f.u32(h[4:8])
 	caplen := f.u32(h[8:12])
 	origlen := f.u32(h[12:16])
-	if caplen > uint32(f.maxRecord) {
+	if int64(caplen) > int64(f.maxRecord) {
 		return f.errorf(f.next(), start, ErrFormat, "caplen %d exceeds limit %d (snaplen %d)", caplen, f.maxRecord, f.snaplen)
 	}
 	if cap(f.buf) < int(caplen) && f.snaplen <= f.maxRecord {

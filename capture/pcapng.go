@@ -118,7 +118,7 @@ func (f *File) readPcapng(p *Packet) error {
 		default:
 			// Statistics, name resolution, decryption secrets, custom
 			// blocks: skip, but check the trailing length.
-			if err := f.discard(int(length)-12, start, "block"); err != nil {
+			if err := f.discard(int64(length)-12, start, "block"); err != nil {
 				return err
 			}
 			if err := f.read(f.hdr[8:12], start, false, "block"); err != nil {
@@ -129,7 +129,7 @@ func (f *File) readPcapng(p *Packet) error {
 			}
 			continue
 		}
-		if length > uint32(f.maxRecord)+maxOptions {
+		if int64(length) > int64(f.maxRecord)+maxOptions {
 			return f.errorf(f.next(), start, ErrFormat, "pcapng block type %#x: length %d exceeds limit %d", typ, length, f.maxRecord+maxOptions)
 		}
 		block := f.grow(int(length) - 8) // body and trailer
@@ -254,7 +254,7 @@ func (f *File) readNgPacket(typ uint32, body []byte, start int64, p *Packet) err
 			caplen = avail
 		}
 	}
-	if caplen > uint32(f.maxRecord) {
+	if int64(caplen) > int64(f.maxRecord) {
 		return f.errorf(f.next(), start, ErrFormat, "caplen %d exceeds limit %d", caplen, f.maxRecord)
 	}
 	end := dataOff + int(caplen)
