@@ -553,6 +553,7 @@ type fields struct {
 	ridRank     int
 	length      int64 // -1 when absent
 	te, chunked bool
+	teValue     []byte
 	upgrade     bool
 	count       int // field lines seen
 }
@@ -589,6 +590,7 @@ func (p *Parser) fields(f *fields, block []byte) error {
 			f.length = v
 		case equalFold(name, "transfer-encoding"):
 			f.te = true
+			f.teValue = value
 			f.chunked = lastTokenIs(value, "chunked")
 		case equalFold(name, "upgrade"):
 			f.upgrade = true
@@ -629,8 +631,12 @@ func (p *Parser) request(h *half, line []byte, f *fields, size int) error {
 	if !ok {
 		return parseErr(0, ErrStartLine)
 	}
+	// A request whose Transfer-Encoding does not end in chunked has no
+	// determinable body (RFC 9112 section 6.3): the server answers 400 and
+	// closes. The request is still reported; the body is read as chunked
+	// when the value names chunked anywhere, else as absent.
 	if f.te && !f.chunked {
-		return parseErr(0, ErrTransferEncoding)
+		f.te = bytes.Contains(bytes.ToLower(f.teValue), []byte("chunked"))
 	}
 	m := &h.m
 	*m = message{active: true, kind: protocols.Request, size: size, port: -1, version: version(minor)}
@@ -650,6 +656,8 @@ func (p *Parser) request(h *half, line []byte, f *fields, size int) error {
 
 	var authority []byte
 	switch {
+	case len(target) == 0: // "OPTIONS HTTP/1.1": no target, seen in the wild
+		m.name = m.method
 	case kind == methodConnect:
 		authority = target
 		m.name = concat(m.method, target)
@@ -846,6 +854,11 @@ func requestLine(line []byte, complete bool) (method, target []byte, minor byte,
 	rest := line[sp+1:]
 	sp = bytes.IndexByte(rest, ' ')
 	if sp < 0 {
+		if complete && len(rest) == 8 && versionPrefix(rest) {
+			// A request line without a target; servers answer 400,
+			// but it is a request all the same.
+			return method, nil, rest[7], true
+		}
 		return method, nil, 0, !complete && validTarget(rest)
 	}
 	target, ver := rest[:sp], rest[sp+1:]
@@ -1016,6 +1029,14 @@ func contentLength(v []byte) (int64, bool) {
 // lastTokenIs reports whether the last element of a comma-separated list
 // equals tok case-insensitively.
 func lastTokenIs(v []byte, tok string) bool {
+	// Empty list elements do not count (RFC 9110 section 5.6.1.2).
+	for {
+		v = trimOWS(v)
+		if len(v) == 0 || v[len(v)-1] != ',' {
+			break
+		}
+		v = v[:len(v)-1]
+	}
 	if i := bytes.LastIndexByte(v, ','); i >= 0 {
 		v = v[i+1:]
 	}

@@ -133,6 +133,11 @@ var (
 	wantChunked = respMsg(201, len(chunked), 23)
 )
 
+const (
+	teGzipReq = "POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: gzip\r\n\r\n"
+	teListReq = "POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: ,\tchunked,\r\n\r\n0\r\n\r\n"
+)
+
 func reqMsg(method, path string, size, body int) protocols.Message {
 	return protocols.Message{
 		Kind: protocols.Request, Name: method + " " + path, Size: size, BodySize: body,
@@ -383,9 +388,14 @@ func TestParse(t *testing.T) {
 			wantErr: http.ErrContentLength,
 		},
 		{
-			name:    "request transfer-encoding not chunked",
-			steps:   []step{feed(up, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")},
-			wantErr: http.ErrTransferEncoding,
+			name:  "request transfer-encoding not chunked is reported without a body",
+			steps: []step{feed(up, teGzipReq)},
+			want:  []protocols.Message{reqMsg("POST", "/", len(teGzipReq), 0)},
+		},
+		{
+			name:  "request transfer-encoding with empty list elements",
+			steps: []step{feed(up, teListReq)},
+			want:  []protocols.Message{reqMsg("POST", "/", len(teListReq), 0)},
 		},
 		{
 			name:  "request id header priority",
