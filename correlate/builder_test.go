@@ -1,0 +1,267 @@
+package correlate_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/protocols"
+)
+
+type sink struct{ traces []*correlate.Trace }
+
+func (s *sink) WriteTrace(t *correlate.Trace) error { s.traces = append(s.traces, t); return nil }
+func (s *sink) Close() error                        { return nil }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// exchange is one request/response on a flow.
+type exchange struct {
+	flow       protocols.Flow
+	name       string
+	start, end int64
+	seq        uint32
+	reqLinks   []protocols.Attr
+	respLinks  []protocols.Attr
+	status     protocols.Status
+	noResponse bool
+}
+
+func feed(b *correlate.Builder, exs ...exchange) {
+	// Requests and responses in time order, as the driver would.
+	type ev struct {
+		t    int64
+		resp bool
+		ex   *exchange
+	}
+	var evs []ev
+	for i := range exs {
+		evs = append(evs, ev{exs[i].start, false, &exs[i]})
+		if !exs[i].noResponse {
+			evs = append(evs, ev{exs[i].end, true, &exs[i]})
+		}
+	}
+	for i := 1; i < len(evs); i++ {
+		for j := i; j > 0 && evs[j].t < evs[j-1].t; j-- {
+			evs[j], evs[j-1] = evs[j-1], evs[j]
+		}
+	}
+	for _, e := range evs {
+		m := &protocols.Message{Start: e.t, End: e.t}
+		if e.resp {
+			m.Kind, m.Status, m.Links = protocols.Response, e.ex.status, e.ex.respLinks
+			if m.Status == protocols.StatusUnknown {
+				m.Status = protocols.StatusOK
+			}
+		} else {
+			m.Kind, m.Name, m.Seq, m.Links = protocols.Request, e.ex.name, e.ex.seq, e.ex.reqLinks
+		}
+		f := e.ex.flow
+		b.Message(&f, m)
+	}
+}
+
+func flow(id uint64, capture, client, server string) protocols.Flow {
+	return protocols.Flow{ID: id, Client: ap(client), Server: ap(server), Capture: capture, Protocol: "http"}
+}
+
+func xrid(v string) []protocols.Attr { return []protocols.Attr{protocols.String(protocols.LinkXRequestID, v)} }
+
+// shape summarises a trace as "name<-parent name (reason)" lines.
+func shape(t *correlate.Trace) []string {
+	var out []string
+	for _, s := range t.Spans {
+		line := s.Name + " [" + s.Capture + "] " + s.Status
+		if s.Parent != nil {
+			line += " <- " + s.Parent.Name + " [" + s.Parent.Capture + "] (" + s.LinkReason + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestLinking(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	gwIn := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	gwOut := flow(2, "a", "10.0.0.2:6000", "10.0.0.3:8080")
+	beOut := flow(3, "a", "10.0.0.3:7000", "10.0.0.4:9090")
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name      string
+		exchanges []exchange
+		want      [][]string
+		wantIDs   []string
+	}{
+		{
+			name: "x-request-id chain, id echoed in the gateway response",
+			exchanges: []exchange{
+				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, respLinks: xrid("r1")},
+				{flow: gwOut, name: "GET /a", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("r1")},
+				{flow: beOut, name: "GET /inv", start: 2 * ms, end: 8 * ms, seq: 3, reqLinks: xrid("r1")},
+			},
+			want: [][]string{{
+				"GET /a [a] ok",
+				"GET /a [a] ok <- GET /a [a] (x_request_id)",
+				"GET /inv [a] ok <- GET /a [a] (x_request_id)",
+			}},
+		},
+		{
+			name: "different ids are different traces",
+			exchanges: []exchange{
+				{flow: gwOut, name: "GET /1", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("r1")},
+				{flow: gwOut, name: "GET /2", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("r2")},
+			},
+			want: [][]string{{"GET /1 [a] ok"}, {"GET /2 [a] ok"}},
+		},
+		{
+			name: "traceparent adopted as trace id",
+			exchanges: []exchange{
+				{flow: gwOut, name: "GET /t", start: 0, end: 5 * ms, seq: 1, reqLinks: []protocols.Attr{protocols.String(protocols.LinkTraceparent, tp)}},
+				{flow: beOut, name: "GET /u", start: 1 * ms, end: 4 * ms, seq: 2, reqLinks: []protocols.Attr{protocols.String(protocols.LinkTraceparent, tp)}},
+			},
+			want:    [][]string{{"GET /t [a] ok", "GET /u [a] ok <- GET /t [a] (trace_header)"}},
+			wantIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"},
+		},
+		{
+			name: "same exchange at two capture points",
+			exchanges: []exchange{
+				{flow: flow(1, "gw", "10.0.0.2:6000", "10.0.0.3:8080"), name: "GET /s", start: 0, end: 5 * ms, seq: 77},
+				{flow: flow(1, "be", "10.0.0.2:6000", "10.0.0.3:8080"), name: "GET /s", start: 1 * ms, end: 4 * ms, seq: 77},
+			},
+			want: [][]string{{"GET /s [gw] ok", "GET /s [be] ok <- GET /s [gw] (tcp_seq)"}},
+		},
+		{
+			name: "a child must be enclosed in time",
+			exchanges: []exchange{
+				{flow: gwIn, name: "GET /a", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("r9")},
+				{flow: gwOut, name: "GET /late", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("r9")},
+			},
+			want: [][]string{{"GET /a [a] ok", "GET /late [a] ok"}},
+		},
+		{
+			name: "error status",
+			exchanges: []exchange{
+				{flow: gwIn, name: "GET /e", start: 0, end: 1 * ms, seq: 1, status: protocols.StatusError},
+			},
+			want: [][]string{{"GET /e [a] error"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &sink{}
+			b := correlate.NewBuilder(nil, s)
+			feed(b, tc.exchanges...)
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var got [][]string
+			var ids []string
+			for _, tr := range s.traces {
+				got = append(got, shape(tr))
+				ids = append(ids, tr.ID)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("traces (-want +got):\n%s", diff)
+			}
+			if tc.wantIDs != nil {
+				if diff := cmp.Diff(tc.wantIDs, ids); diff != "" {
+					t.Errorf("trace ids (-want +got):\n%s", diff)
+				}
+			}
+			for _, tr := range s.traces {
+				if len(tr.ID) != 32 {
+					t.Errorf("trace id %q", tr.ID)
+				}
+				for _, sp := range tr.Spans {
+					if len(sp.SpanID) != 16 || sp.TraceID != tr.ID {
+						t.Errorf("span %q ids %q %q", sp.Name, sp.SpanID, sp.TraceID)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestTimeoutsAndUnmatched(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	f := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	b.Message(&f, &protocols.Message{Kind: protocols.Response, Start: 1, End: 2, Status: protocols.StatusOK})
+	b.Message(&f, &protocols.Message{Kind: protocols.Request, Name: "GET /x", Start: 3, End: 3})
+	b.FlowEnd(&f, 10)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range s.traces {
+		got = append(got, shape(tr)...)
+	}
+	want := []string{"http response [a] partial", "GET /x [a] timeout"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	st := b.Stats()
+	if st.Timeouts != 1 || st.UnmatchedResponses != 1 || st.Spans != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestWindow checks that traces are emitted by packet time, not at the end,
+// and that the pending-span bound forces early emission.
+func TestWindow(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(&correlate.Config{Window: time.Second}, s)
+	f := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	sec := int64(time.Second)
+	feed(b, exchange{flow: f, name: "GET /1", start: 0, end: 1, seq: 1})
+	b.Advance(3 * sec)
+	if len(s.traces) != 1 {
+		t.Fatalf("after the window: %d traces emitted, want 1", len(s.traces))
+	}
+	s2 := &sink{}
+	b2 := correlate.NewBuilder(&correlate.Config{MaxPendingSpans: 8}, s2)
+	for i := 0; i < 20; i++ {
+		feed(b2, exchange{flow: f, name: "GET /n", start: int64(i), end: int64(i), seq: uint32(i)})
+	}
+	if st := b2.Stats(); st.WindowForced == 0 || len(s2.traces) == 0 {
+		t.Errorf("bound not enforced: %+v, %d traces", st, len(s2.traces))
+	}
+	b2.Flush()
+	if len(s2.traces) != 20 {
+		t.Errorf("%d traces, want 20", len(s2.traces))
+	}
+}
+
+func TestTraceHeaderParsing(t *testing.T) {
+	tests := []struct {
+		key, value string
+		want       map[string]string
+	}{
+		{protocols.LinkTraceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			map[string]string{"traceparent_trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "traceparent_span_id": "00f067aa0ba902b7"}},
+		{protocols.LinkTraceparent, "00-00000000000000000000000000000000-00f067aa0ba902b7-01", map[string]string{}},
+		{protocols.LinkB3, "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+			map[string]string{"b3_trace_id": "80f198ee56343ba864fe8b2a57d3eff7", "b3_span_id": "e457b5a2e4d86bd1", "b3_parent_span_id": "05e3ac9a4f6e3b90"}},
+		{protocols.LinkB3TraceID, "64fe8b2a57d3eff7", map[string]string{"b3_trace_id": "000000000000000064fe8b2a57d3eff7"}},
+		{protocols.LinkUberTraceID, "5f3c2a1b:abc:0:1", map[string]string{"uber_trace_id": "0000000000000000000000005f3c2a1b", "uber_span_id": "0000000000000abc"}},
+		{protocols.LinkSW8, "1-MTIzLmFiYw==-c2VnLjE=-3-c3Zj-aW5zdA==-L2FwaQ==-MTAuMC4wLjE6ODA=",
+			map[string]string{"sw8_trace_id": "123.abc", "sw8_segment_id": "seg.1", "sw8_span_id": "3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			s := &sink{}
+			b := correlate.NewBuilder(nil, s)
+			f := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+			b.Message(&f, &protocols.Message{Kind: protocols.Request, Name: "GET /", NoResponse: true,
+				Links: []protocols.Attr{protocols.String(tc.key, tc.value)}})
+			b.Flush()
+			got := s.traces[0].Spans[0].Links
+			delete(got, "req_tcp_seq")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("links (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
