@@ -20,6 +20,9 @@ type recorder struct {
 	// that delivered bytes and gaps tile the sequence space.
 	end     [2]uint32
 	started [2]bool
+	ended   [2]bool
+	data    uint64 // bytes delivered
+	gaps    uint64 // gap bytes reported
 	t       testing.TB
 }
 
@@ -28,15 +31,24 @@ func (r *recorder) Segment(s *decode.Segment) {
 	if r.started[s.Dir] && r.end[s.Dir]+uint32(s.Gap) != s.Seq {
 		r.t.Errorf("conn %d %s: segment at %d with gap %d does not follow %d", r.conn.ID, s.Dir, s.Seq, s.Gap, r.end[s.Dir])
 	}
-	if r.closes > 0 {
-		r.t.Errorf("conn %d: segment after close", r.conn.ID)
+	if r.closes > 0 || r.ended[s.Dir] {
+		r.t.Errorf("conn %d %s: segment after end or close", r.conn.ID, s.Dir)
 	}
+	if s.Gap < 0 || (s.Gap == 0 && len(s.Data) == 0) {
+		r.t.Errorf("conn %d %s: empty segment or negative gap %d", r.conn.ID, s.Dir, s.Gap)
+	}
+	r.data += uint64(len(s.Data))
+	r.gaps += uint64(s.Gap)
 	r.started[s.Dir] = true
 	r.end[s.Dir] = s.Seq + uint32(len(s.Data))
 }
 
 func (r *recorder) End(d decode.Dir, _ int64) {
 	r.events = append(r.events, "end "+d.String())
+	if r.ended[d] || r.closes > 0 {
+		r.t.Errorf("conn %d %s: End twice or after close", r.conn.ID, d)
+	}
+	r.ended[d] = true
 }
 
 func (r *recorder) Close(_ int64, reason decode.CloseReason) {
