@@ -153,6 +153,9 @@ func (e endpoint) less(o endpoint) bool {
 type connKey struct {
 	lo, hi endpoint
 	vlan   uint16
+	// capture keeps the views of one connection at several capture points
+	// (several files replayed together) apart: each is its own stream.
+	capture string
 }
 
 // keyOf returns p's key and whether p's source is key.lo.
@@ -160,9 +163,9 @@ func keyOf(p *Packet) (connKey, bool) {
 	src := endpoint{p.Src.As16(), p.SrcPort}
 	dst := endpoint{p.Dst.As16(), p.DstPort}
 	if dst.less(src) {
-		return connKey{lo: dst, hi: src, vlan: p.VLAN}, false
+		return connKey{lo: dst, hi: src, vlan: p.VLAN, capture: p.Capture}, false
 	}
-	return connKey{lo: src, hi: dst, vlan: p.VLAN}, true
+	return connKey{lo: src, hi: dst, vlan: p.VLAN, capture: p.Capture}, true
 }
 
 // oooSeg is out-of-order data waiting for the bytes before it.
