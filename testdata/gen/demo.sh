@@ -46,7 +46,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-out="$repo/testdata"
+out="${WTDEMO_OUT:-$repo/testdata}" # WTDEMO_OUT: write the captures elsewhere (tests)
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -300,5 +300,5 @@ for c in "${captures[@]}"; do
 	IFS=: read -r ns ifc file <<<"$c"
 	sed -n 's/^/  tcpdump: /p' "$tmp/tcpdump-$file.log" | grep -E 'captured|dropped' || true
 	install -m 0644 "$tmp/$file" "$out/$file"
-	echo "demo.sh: wrote testdata/$file ($(stat -c %s "$out/$file") bytes)"
+	echo "demo.sh: wrote $out/$file ($(stat -c %s "$out/$file") bytes)"
 done
