@@ -67,7 +67,9 @@ func flow(id uint64, capture, client, server string) protocols.Flow {
 	return protocols.Flow{ID: id, Client: ap(client), Server: ap(server), Capture: capture, Protocol: "http"}
 }
 
-func xrid(v string) []protocols.Attr { return []protocols.Attr{protocols.String(protocols.LinkXRequestID, v)} }
+func xrid(v string) []protocols.Attr {
+	return []protocols.Attr{protocols.String(protocols.LinkXRequestID, v)}
+}
 
 // shape summarises a trace as "name<-parent name (reason)" lines.
 func shape(t *correlate.Trace) []string {
