@@ -24,15 +24,21 @@ type step struct {
 	data string
 	gap  int
 	end  bool
+	lose bool // the gap drops the tail without offering it to Salvage
 }
 
 func feed(dir protocols.Direction, data string) step { return step{dir: dir, data: data} }
 func gap(dir protocols.Direction, n int) step        { return step{dir: dir, gap: n} }
+
+// lose is a gap whose preceding tail is dropped unseen, as by a driver that
+// does not call Salvage.
+func lose(dir protocols.Direction, n int) step { return step{dir: dir, gap: n, lose: true} }
 func end(dir protocols.Direction) step               { return step{dir: dir, end: true} }
 
 // driver feeds a parser as protocols.Driver does: it keeps each direction's
 // unconsumed tail, calls Parse until it neither consumes nor completes, and
-// on a gap drops the tail and reports it as lost too.
+// on a gap offers the tail to Salvage, then reports the gap (and the tail
+// too, when Salvage did not take it) as lost.
 type driver struct {
 	p    protocols.Parser
 	tail [3][]byte
@@ -59,7 +65,15 @@ func (d *driver) step(s step) {
 			d.keep(&m)
 		}
 	case s.gap > 0:
-		d.p.Gap(s.dir, s.gap+len(d.tail[s.dir]))
+		lost := s.gap + len(d.tail[s.dir])
+		if sv, ok := d.p.(protocols.Salvager); ok && !s.lose && len(d.tail[s.dir]) > 0 {
+			m.Reset()
+			if sv.Salvage(s.dir, d.tail[s.dir], &m) {
+				d.keep(&m)
+				lost = s.gap
+			}
+		}
+		d.p.Gap(s.dir, lost)
 		d.tail[s.dir] = nil
 	default:
 		buf := append(d.tail[s.dir], s.data...)
@@ -295,7 +309,7 @@ func TestParse(t *testing.T) {
 		{
 			name:  "gap in request header then resync",
 			split: true,
-			steps: []step{feed(up, "GET /lost HTTP/1.1\r\nHo"), gap(up, 5), feed(up, "me: x\r\n\r\n"+getB)},
+			steps: []step{feed(up, "GET /lost HTTP/1.1\r\nHo"), lose(up, 5), feed(up, "me: x\r\n\r\n"+getB)},
 			want: []protocols.Message{
 				{Kind: protocols.Request, Name: "HTTP", Partial: true, Attrs: []protocols.Attr{i("http.request.body.size", 0)}},
 				wantGetB,
@@ -315,7 +329,7 @@ func TestParse(t *testing.T) {
 			name:  "lost response header keeps pairing",
 			split: true,
 			steps: []step{
-				feed(up, getB+headC), feed(down, "HTTP/1.1 200 OK\r\nCont"), gap(down, 30),
+				feed(up, getB+headC), feed(down, "HTTP/1.1 200 OK\r\nCont"), lose(down, 30),
 				feed(down, "ent-Length: 3\r\n\r\nab\n"+ok5Head),
 			},
 			want: []protocols.Message{
