@@ -137,6 +137,7 @@ type dirState struct {
 	msgStart  int64
 	msgSeq    uint32
 	msgDir    capture.Direction
+	lastTS    int64 // capture time of the last byte received
 	ended     bool
 	sniffSeen int
 }
@@ -239,7 +240,10 @@ func (s *stream) Segment(seg *decode.Segment) {
 		return
 	}
 	if seg.Gap > 0 {
-		lost := seg.Gap + len(ds.tail)
+		lost := seg.Gap
+		if !s.salvage(ds, s.pdir(seg.Dir)) {
+			lost += len(ds.tail)
+		}
 		s.d.stats.GapBytes += uint64(seg.Gap)
 		ds.tail = ds.tail[:0]
 		s.parser.Gap(s.pdir(seg.Dir), lost)
@@ -270,6 +274,7 @@ func (s *stream) keep(ds *dirState, data []byte, ts int64, out capture.Direction
 		data = data[:room]
 	}
 	ds.tail = append(ds.tail, data...)
+	ds.lastTS = ts
 	ds.nextSeq = seq + uint32(len(data))
 	ds.seqKnown = true
 }
@@ -288,6 +293,9 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 		ds.tailTS, ds.tailOut = ts, out
 	}
 	bufSeq := seq - uint32(tailLen)
+	if !replay {
+		ds.lastTS = ts
+	}
 	ds.nextSeq = seq + uint32(len(data))
 	ds.seqKnown = true
 	off := 0
@@ -350,6 +358,29 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 		return
 	}
 	ds.tail = append(ds.tail[:0], rest...)
+}
+
+// salvage offers the direction's unconsumed tail, about to be followed by a
+// gap, to a parser that implements Salvager, and emits the message it makes
+// of it. It reports whether the parser took the tail; the caller then drops
+// the tail without counting it as lost.
+func (s *stream) salvage(ds *dirState, pd Direction) bool {
+	sv, ok := s.parser.(Salvager)
+	if !ok || len(ds.tail) == 0 {
+		return false
+	}
+	m := &s.d.msg
+	m.Reset()
+	if !sv.Salvage(pd, ds.tail, m) {
+		return false
+	}
+	if !ds.active {
+		// The message started at the tail's first byte.
+		ds.msgStart, ds.msgDir = ds.tailTS, ds.tailOut
+		ds.msgSeq = ds.nextSeq - uint32(len(ds.tail))
+	}
+	s.emit(ds, m, max(ds.lastTS, ds.msgStart))
+	return true
 }
 
 func (s *stream) emit(ds *dirState, m *Message, ts int64) {

@@ -155,6 +155,17 @@ type Parser interface {
 	End(dir Direction, msg *Message) bool
 }
 
+// Salvager is implemented by parsers that can use the bytes Parse left
+// unconsumed when a gap follows them: a header block cut by lost packets or
+// by the snapshot length still names the operation and its links.
+type Salvager interface {
+	// Salvage is called before Gap with the unconsumed bytes of dir. It may
+	// fill msg with what they tell (a message cut by the gap, marked
+	// Partial) and return true; the parser then treats that message as
+	// emitted and the following Gap as falling inside it.
+	Salvage(dir Direction, tail []byte, msg *Message) bool
+}
+
 // Config holds settings that parsers share.
 type Config struct {
 	// XRequestIDHeaders lists the header names whose value is the request

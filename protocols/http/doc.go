@@ -60,6 +60,15 @@
 // code and with StatusUnknown) so that pairing requests with responses in order continues; a gap
 // that swallows several whole messages still shifts the pairing.
 //
+// A header block cut by a gap (lost packets, or the snapshot length) is not
+// lost when the driver offers its bytes to [Parser.Salvage] first
+// ([protocols.Salvager]): if they start with a complete request or status
+// line, the message is emitted from that line and the complete field lines
+// after it (name, attributes, links), marked Partial, with Size counting the
+// bytes seen and an unknown body; the parser then resynchronises after the
+// gap as above without emitting a placeholder for that message. A cut start
+// line, an interim response, or a gap in a body is handled as before.
+//
 // # Secrets
 //
 // Header values are never copied except those listed in the attributes

@@ -136,8 +136,21 @@ func FuzzParser(f *testing.F) {
 			}
 			size := min(int(c&0x3f)+1, len(s.data))
 			if c&0x40 != 0 && k%3 == 0 && !s.dead {
-				// Lose the piece instead of delivering it.
-				p.Gap(s.dir, size+len(s.tail))
+				// Lose the piece instead of delivering it, offering what
+				// was left unconsumed to Salvage first (as the driver
+				// does) on some gaps.
+				lost := size + len(s.tail)
+				if c&0x20 != 0 && len(s.tail) > 0 {
+					msg.Reset()
+					if p.(protocols.Salvager).Salvage(s.dir, s.tail, &msg) {
+						checkMsg(t, s.dir, &msg)
+						if !msg.Partial || msg.Size > len(s.tail) {
+							t.Fatalf("%v: salvaged %+v from %d bytes", s.dir, msg, len(s.tail))
+						}
+						lost = size
+					}
+				}
+				p.Gap(s.dir, lost)
 				s.tail = nil
 			} else {
 				s.tail = append(s.tail, s.data[:size]...)

@@ -435,6 +435,69 @@ func (p *Parser) Gap(dir protocols.Direction, size int) {
 	h.st, h.scanned, h.remain, h.lineStart = stResync, 0, 0, true
 }
 
+// Salvage implements protocols.Salvager: when dir is reading a header block
+// and tail, the unconsumed bytes a gap is about to cut, starts with a
+// complete request line (ToServer) or status line (ToClient), it fills msg
+// from the start line and the complete field lines that follow, exactly as
+// for a whole message but marked Partial, and returns true. The following
+// Gap then falls inside that message: the parser resynchronises at the next
+// start line without emitting a placeholder. In any other state (body,
+// chunked, resynchronising) it returns false. An interim (1xx) status line
+// is not salvaged.
+func (p *Parser) Salvage(dir protocols.Direction, tail []byte, msg *protocols.Message) bool {
+	h := p.half(dir)
+	if h == nil || h.st != stStart || h.m.active || h.m.complete || h.lostNext {
+		return false
+	}
+	// Parse skips empty lines before a message; so does Salvage.
+	for len(tail) > 0 && (tail[0] == '\n' || (tail[0] == '\r' && len(tail) > 1 && tail[1] == '\n')) {
+		if tail[0] == '\r' {
+			tail = tail[1:]
+		}
+		tail = tail[1:]
+	}
+	if len(tail) > p.limit {
+		tail = tail[:p.limit]
+	}
+	// Keep the complete lines only: the last one may have been cut.
+	k := bytes.LastIndexByte(tail, '\n')
+	if k < 0 {
+		return false
+	}
+	block := tail[:k+1]
+	if end, _ := headerEnd(block, 0); end > 0 {
+		block = block[:end] // cannot happen after Parse; be safe anyway
+	}
+	i := bytes.IndexByte(block, '\n')
+	line := trimCR(block[:i])
+	if !startLine(dir, line) {
+		return false
+	}
+	var f fields
+	if err := p.fields(&f, block[i+1:]); err != nil {
+		return false
+	}
+	var err error
+	if dir == protocols.ToServer {
+		err = p.request(h, line, &f, len(tail))
+	} else {
+		err = p.response(h, line, &f, len(tail))
+	}
+	if err != nil || !h.m.active {
+		return false // interim responses are not messages
+	}
+	h.m.partial = true
+	h.m.complete = false
+	// The body length is unknown: whatever follows the gap is skipped up to
+	// the next start line. A response switching protocols stays a tunnel.
+	if h.st != stTunnel {
+		h.st = stResync
+	}
+	h.scanned, h.remain, h.lineStart = 0, 0, true
+	p.emit(h, dir, msg)
+	return true
+}
+
 // End implements protocols.Parser: it emits a message awaiting emission, a
 // body delimited by the end of the stream, or (marked Partial) a message cut
 // short.

@@ -24,15 +24,21 @@ type step struct {
 	data string
 	gap  int
 	end  bool
+	lose bool // the gap drops the tail without offering it to Salvage
 }
 
 func feed(dir protocols.Direction, data string) step { return step{dir: dir, data: data} }
 func gap(dir protocols.Direction, n int) step        { return step{dir: dir, gap: n} }
 func end(dir protocols.Direction) step               { return step{dir: dir, end: true} }
 
+// lose is a gap whose preceding tail is dropped unseen, as by a driver that
+// does not call Salvage.
+func lose(dir protocols.Direction, n int) step { return step{dir: dir, gap: n, lose: true} }
+
 // driver feeds a parser as protocols.Driver does: it keeps each direction's
 // unconsumed tail, calls Parse until it neither consumes nor completes, and
-// on a gap drops the tail and reports it as lost too.
+// on a gap offers the tail to Salvage, then reports the gap (and the tail
+// too, when Salvage did not take it) as lost.
 type driver struct {
 	p    protocols.Parser
 	tail [3][]byte
@@ -59,7 +65,15 @@ func (d *driver) step(s step) {
 			d.keep(&m)
 		}
 	case s.gap > 0:
-		d.p.Gap(s.dir, s.gap+len(d.tail[s.dir]))
+		lost := s.gap + len(d.tail[s.dir])
+		if sv, ok := d.p.(protocols.Salvager); ok && !s.lose && len(d.tail[s.dir]) > 0 {
+			m.Reset()
+			if sv.Salvage(s.dir, d.tail[s.dir], &m) {
+				d.keep(&m)
+				lost = s.gap
+			}
+		}
+		d.p.Gap(s.dir, lost)
 		d.tail[s.dir] = nil
 	default:
 		buf := append(d.tail[s.dir], s.data...)
@@ -200,11 +214,15 @@ func TestParse(t *testing.T) {
 			"X-B3-ParentSpanId: 05e3ac9a4f6e3b90\r\nuber-trace-id: 1:2:3:1\r\nsw8: 1-abc-def-0\r\n\r\n"
 		linkResp = "HTTP/1.1 503 Service Unavailable\r\nX-Request-ID: r-1\r\n" +
 			"traceparent:  00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01 \r\nContent-Length: 0\r\n\r\n"
-		ridReq = "GET /r HTTP/1.1\r\nHost: example.com\r\nX-Request-ID: second\r\nx-trace: first\r\n\r\n"
-		upReq  = "GET /ws HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-		upResp = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-		conReq = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
-		conOK  = "HTTP/1.1 200 Connection established\r\n\r\n"
+		ridReq  = "GET /r HTTP/1.1\r\nHost: example.com\r\nX-Request-ID: second\r\nx-trace: first\r\n\r\n"
+		upReq   = "GET /ws HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+		upResp  = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+		conReq  = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+		conOK   = "HTTP/1.1 200 Connection established\r\n\r\n"
+		salvReq = "POST /biz/check?a=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: okhttp/3.12\r\n" +
+			"X-Request-ID: second\r\nsw8: 1-abc-def-0\r\nx-trace: first\r\nAuthorization: Bearer x\r\n" +
+			"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nContent-Length: 1000\r\nX-Cut: ab"
+		salvResp = "HTTP/1.1 503 Service Unavailable\r\nX-Request-ID: r-9\r\nContent-Length: 100\r\nServ"
 	)
 	tests := []parseTest{
 		{
@@ -297,7 +315,97 @@ func TestParse(t *testing.T) {
 		{
 			name:  "gap in request header then resync",
 			split: true,
+			steps: []step{feed(up, "GET /lost HTTP/1.1\r\nHo"), lose(up, 5), feed(up, "me: x\r\n\r\n"+getB)},
+			want: []protocols.Message{
+				{Kind: protocols.Request, Name: "HTTP", Partial: true, Attrs: []protocols.Attr{i("http.request.body.size", 0)}},
+				wantGetB,
+			},
+		},
+		{
+			name:  "gap in request header salvages the request",
+			split: true,
 			steps: []step{feed(up, "GET /lost HTTP/1.1\r\nHo"), gap(up, 5), feed(up, "me: x\r\n\r\n"+getB)},
+			want: []protocols.Message{
+				{
+					Kind: protocols.Request, Name: "GET /lost", Partial: true, Size: len("GET /lost HTTP/1.1\r\nHo"),
+					Attrs: []protocols.Attr{
+						s("http.request.method", "GET"), s("url.path", "/lost"),
+						s("network.protocol.version", "1.1"), i("http.request.body.size", 0),
+					},
+				},
+				wantGetB,
+			},
+		},
+		{
+			name:  "salvaged request with links pairs with its response",
+			split: true,
+			cfg:   &protocols.Config{XRequestIDHeaders: []string{"X-Trace", "X-Request-ID"}},
+			steps: []step{
+				feed(up, salvReq), gap(up, 300), feed(up, "tail of the body\r\n"+getB),
+				feed(down, ok5+ok5),
+			},
+			want: []protocols.Message{
+				{
+					Kind: protocols.Request, Name: "POST /biz/check", Partial: true, Size: len(salvReq),
+					Attrs: []protocols.Attr{
+						s("http.request.method", "POST"), s("url.path", "/biz/check"), s("url.query", "a=1"),
+						s("server.address", "example.com"), i("server.port", 8080),
+						s("user_agent.original", "okhttp/3.12"), s("network.protocol.version", "1.1"),
+						i("http.request.body.size", 0),
+					},
+					Links: []protocols.Attr{
+						s(protocols.LinkXRequestID, "first"),
+						s(protocols.LinkTraceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+						s(protocols.LinkSW8, "1-abc-def-0"),
+					},
+				},
+				wantGetB,
+				wantOK5, wantOK5,
+			},
+		},
+		{
+			name:  "salvaged head request keeps response framing",
+			split: true,
+			steps: []step{
+				feed(up, "HEAD /h HTTP/1.1\r\nHost: exa"), gap(up, 20), feed(up, getB),
+				feed(down, ok5Head+ok5),
+			},
+			want: []protocols.Message{
+				{
+					Kind: protocols.Request, Name: "HEAD /h", Partial: true, Size: len("HEAD /h HTTP/1.1\r\nHost: exa"),
+					Attrs: []protocols.Attr{
+						s("http.request.method", "HEAD"), s("url.path", "/h"),
+						s("network.protocol.version", "1.1"), i("http.request.body.size", 0),
+					},
+				},
+				wantGetB, wantOK5Head, wantOK5,
+			},
+		},
+		{
+			name:  "gap in response header salvages the response",
+			split: true,
+			steps: []step{
+				feed(up, getB+getB), feed(down, salvResp), gap(down, 50),
+				feed(down, "body bytes\r\n"+ok5),
+			},
+			want: []protocols.Message{
+				wantGetB, wantGetB,
+				withLinks(partial(respMsg(503, len(salvResp), 0)), s(protocols.LinkXRequestID, "r-9")),
+				wantOK5,
+			},
+		},
+		{
+			name:  "interim response is not salvaged",
+			steps: []step{feed(up, getB), feed(down, "HTTP/1.1 100 Continue\r\nX-A"), gap(down, 5), feed(down, ok5)},
+			want: []protocols.Message{
+				wantGetB,
+				{Kind: protocols.Response, Partial: true, Attrs: []protocols.Attr{i("http.response.body.size", 0)}},
+				wantOK5,
+			},
+		},
+		{
+			name:  "cut start line is not salvaged",
+			steps: []step{feed(up, "GET /very/long/pa"), gap(up, 5), feed(up, getB)},
 			want: []protocols.Message{
 				{Kind: protocols.Request, Name: "HTTP", Partial: true, Attrs: []protocols.Attr{i("http.request.body.size", 0)}},
 				wantGetB,
@@ -317,7 +425,7 @@ func TestParse(t *testing.T) {
 			name:  "lost response header keeps pairing",
 			split: true,
 			steps: []step{
-				feed(up, getB+headC), feed(down, "HTTP/1.1 200 OK\r\nCont"), gap(down, 30),
+				feed(up, getB+headC), feed(down, "HTTP/1.1 200 OK\r\nCont"), lose(down, 30),
 				feed(down, "ent-Length: 3\r\n\r\nab\n"+ok5Head),
 			},
 			want: []protocols.Message{
@@ -644,5 +752,67 @@ func TestUnknownDirection(t *testing.T) {
 	p.Gap(protocols.DirUnknown, 10)
 	if p.End(protocols.DirUnknown, &m) {
 		t.Error("End(DirUnknown) = true")
+	}
+}
+
+func TestSalvageSecretsNotLeaked(t *testing.T) {
+	secrets := []string{"Bearer s3cr3t-token", "Basic cHJveHk6c2VjcmV0", "session=c00kie-value", "sid=set-c00kie"}
+	reqText := "GET /private HTTP/1.1\r\nHost: example.com\r\nAuthorization: " + secrets[0] +
+		"\r\nProxy-Authorization: " + secrets[1] + "\r\nCookie: " + secrets[2] +
+		"\r\nX-Request-ID: abc\r\nAccept: text/ht"
+	respText := "HTTP/1.1 200 OK\r\nSet-Cookie: " + secrets[3] + "; HttpOnly\r\nContent-Len"
+	cfg := &protocols.Config{XRequestIDHeaders: []string{"Authorization", "Cookie", "Set-Cookie", "X-Request-ID"}}
+	got, err := run(cfg, []step{feed(up, reqText), gap(up, 100), feed(down, respText), gap(down, 100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "GET /private" || !got[0].Partial || !got[1].Partial {
+		t.Fatalf("got %+v, want a salvaged request and response", got)
+	}
+	if id := got[0].Link(protocols.LinkXRequestID); id != "abc" {
+		t.Errorf("request id = %q, want %q", id, "abc")
+	}
+	for _, m := range got {
+		fields := []string{m.Name}
+		for _, a := range append(m.Attrs, m.Links...) {
+			fields = append(fields, a.Key, a.Value())
+		}
+		for _, f := range fields {
+			for _, sec := range secrets {
+				if strings.Contains(f, sec) || strings.Contains(f, sec[len(sec)-6:]) {
+					t.Errorf("%v message carries secret %q in %q", m.Kind, sec, f)
+				}
+			}
+		}
+	}
+}
+
+// TestSalvageOnlyHeaders checks that Salvage declines outside a header block
+// and for bytes that do not start with a start line.
+func TestSalvageOnlyHeaders(t *testing.T) {
+	var msg protocols.Message
+	p := http.New(nil)
+	if p.Salvage(up, []byte("xyz /a HTTP/1.1\r\nHo"), &msg) {
+		t.Error("salvaged a request with an unknown method")
+	}
+	if p.Salvage(down, []byte("GET /a HTTP/1.1\r\nHo"), &msg) {
+		t.Error("salvaged a request line as a response")
+	}
+	if p.Salvage(protocols.DirUnknown, []byte("GET /a HTTP/1.1\r\nHo"), &msg) {
+		t.Error("salvaged in an unknown direction")
+	}
+	head := "POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\n"
+	if n, done, err := p.Parse(up, []byte(head+"abc"), &msg); err != nil || done || n != len(head)+3 {
+		t.Fatalf("Parse = %d, %v, %v", n, done, err)
+	}
+	if p.Salvage(up, []byte("GET /a HTTP/1.1\r\nHo"), &msg) {
+		t.Error("salvaged inside a body")
+	}
+	chunk := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	if n, _, err := p.Parse(down, []byte(chunk+"5"), &msg); err != nil || n != len(chunk) {
+		t.Fatalf("Parse = %d, %v", n, err)
+	}
+	if p.Salvage(down, []byte("5"), &msg) {
+		t.Error("salvaged a chunk-size line")
 	}
 }

@@ -1,0 +1,89 @@
+package protocols_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/decode"
+	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/http"
+)
+
+// recorder is a Handler that keeps copies of the messages it receives.
+type recorder struct {
+	msgs []protocols.Message
+	ends int
+}
+
+func (r *recorder) Message(_ *protocols.Flow, m *protocols.Message) {
+	c := *m
+	c.Attrs = append([]protocols.Attr(nil), m.Attrs...)
+	c.Links = append([]protocols.Attr(nil), m.Links...)
+	r.msgs = append(r.msgs, c)
+}
+
+func (r *recorder) FlowEnd(*protocols.Flow, int64) { r.ends++ }
+
+// TestDriverSalvagesCutHeader feeds a request whose header block is cut by a
+// gap, then its response, and checks that the request keeps its name and
+// links, that the gap counts only the lost bytes, and that pairing goes on.
+func TestDriverSalvagesCutHeader(t *testing.T) {
+	const (
+		req = "POST /x HTTP/1.1\r\nHost: example.com\r\nX-Request-ID: rid-7\r\n" +
+			"sw8: 1-abc-def-0\r\nContent-Length: 500\r\nAccept: text/ht"
+		resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		lost = 300
+	)
+	rec := &recorder{}
+	d := protocols.NewDriver(&protocols.DriverConfig{
+		Registry:      protocols.NewRegistry(http.Protocol),
+		PortProtocols: map[uint16]string{8080: "http"},
+	}, rec)
+	conn := &decode.Conn{
+		ID:     1,
+		Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:8080"),
+	}
+	st := d.NewStream(conn)
+	const seq0, seq1 = 1000, 5000
+	// The request arrives in two pieces, so that the tail spans segments.
+	st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 10, Seq: seq0, Data: []byte(req[:20]), Direction: capture.DirectionOutbound})
+	st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 11, Seq: seq0 + 20, Data: []byte(req[20:]), Direction: capture.DirectionOutbound})
+	if len(rec.msgs) != 0 {
+		t.Fatalf("got %d messages before the gap", len(rec.msgs))
+	}
+	// The gap is revealed with no data after it.
+	st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 12, Seq: seq0 + uint32(len(req)) + lost, Gap: lost})
+	st.Segment(&decode.Segment{Dir: decode.FromServer, Timestamp: 20, Seq: seq1, Data: []byte(resp), Direction: capture.DirectionInbound})
+	st.Close(30, decode.CloseFIN)
+
+	if len(rec.msgs) != 2 {
+		t.Fatalf("got %d messages, want 2: %+v", len(rec.msgs), rec.msgs)
+	}
+	m := rec.msgs[0]
+	if m.Kind != protocols.Request || m.Name != "POST /x" || !m.Partial {
+		t.Errorf("request = %q kind %v partial %v, want Partial POST /x", m.Name, m.Kind, m.Partial)
+	}
+	if got := m.Link(protocols.LinkXRequestID); got != "rid-7" {
+		t.Errorf("x_request_id = %q, want rid-7", got)
+	}
+	if got := m.Link(protocols.LinkSW8); got != "1-abc-def-0" {
+		t.Errorf("sw8 = %q, want 1-abc-def-0", got)
+	}
+	if m.Start != 10 || m.End != 11 || m.Seq != seq0 || !m.Outbound || m.Size != len(req) {
+		t.Errorf("request start %d end %d seq %d outbound %v size %d, want 10 11 %d true %d",
+			m.Start, m.End, m.Seq, m.Outbound, m.Size, seq0, len(req))
+	}
+	r := rec.msgs[1]
+	if r.Kind != protocols.Response || r.Partial || r.Status != protocols.StatusOK || r.Start != 20 || r.Seq != seq1 {
+		t.Errorf("response = %+v, want a complete 200 at 20", r)
+	}
+	stats := d.Stats()
+	if stats.GapBytes != lost || stats.Messages != 2 || stats.ParseErrors != 0 {
+		t.Errorf("stats = %+v, want %d gap bytes and 2 messages", stats, lost)
+	}
+	if rec.ends != 1 {
+		t.Errorf("FlowEnd called %d times", rec.ends)
+	}
+}
