@@ -99,9 +99,9 @@ func TestLinking(t *testing.T) {
 		{
 			name: "x-request-id chain, id echoed in the gateway response",
 			exchanges: []exchange{
-				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, respLinks: xrid("r1")},
-				{flow: gwOut, name: "GET /a", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("r1")},
-				{flow: beOut, name: "GET /inv", start: 2 * ms, end: 8 * ms, seq: 3, reqLinks: xrid("r1")},
+				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, respLinks: xrid("req-1")},
+				{flow: gwOut, name: "GET /a", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("req-1")},
+				{flow: beOut, name: "GET /inv", start: 2 * ms, end: 8 * ms, seq: 3, reqLinks: xrid("req-1")},
 			},
 			want: [][]string{{
 				"GET /a [a] ok",
@@ -112,8 +112,8 @@ func TestLinking(t *testing.T) {
 		{
 			name: "different ids are different traces",
 			exchanges: []exchange{
-				{flow: gwOut, name: "GET /1", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("r1")},
-				{flow: gwOut, name: "GET /2", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("r2")},
+				{flow: gwOut, name: "GET /1", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("req-1")},
+				{flow: gwOut, name: "GET /2", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("req-2")},
 			},
 			want: [][]string{{"GET /1 [a] ok"}, {"GET /2 [a] ok"}},
 		},
@@ -137,10 +137,19 @@ func TestLinking(t *testing.T) {
 		{
 			name: "a child must be enclosed in time",
 			exchanges: []exchange{
-				{flow: gwIn, name: "GET /a", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("r9")},
-				{flow: gwOut, name: "GET /late", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("r9")},
+				{flow: gwIn, name: "GET /a", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("req-9")},
+				{flow: gwOut, name: "GET /late", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("req-9")},
 			},
 			want: [][]string{{"GET /a [a] ok", "GET /late [a] ok"}},
+		},
+		{
+			name: "placeholder request ids link nothing",
+			exchanges: []exchange{
+				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, reqLinks: xrid("-")},
+				{flow: gwOut, name: "GET /b", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("-")},
+				{flow: gwOut, name: "GET /c", start: 2 * ms, end: 8 * ms, seq: 3, reqLinks: xrid("null")},
+			},
+			want: [][]string{{"GET /a [a] ok"}, {"GET /b [a] ok"}, {"GET /c [a] ok"}},
 		},
 		{
 			name: "error status",

@@ -2,8 +2,12 @@ package correlate
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 )
+
+// maxCandidates bounds the parent candidates examined per span and index.
+const maxCandidates = 256
 
 // link decides parents and the trace id of a finished group.
 //
@@ -64,29 +68,47 @@ func (l *Linker) link(g *group) *Trace {
 		}
 	}
 
-	// Rule 2: the span served by the sender that shares a key.
+	// Rule 2: the span served by the sender that shares a key. Candidates
+	// come from two indexes sorted by start time (spans is), and at most
+	// maxCandidates of each are examined per span, so a hostile flood of
+	// spans sharing one key costs O(n log n), not O(n²).
+	byServer := make(map[netip.Addr][]*Span)
+	byView := make(map[string][]*Span)
+	for _, p := range spans {
+		byServer[p.ServerAddr.Addr()] = append(byServer[p.ServerAddr.Addr()], p)
+		if p.Side == SideServer {
+			byView[p.Capture] = append(byView[p.Capture], p)
+		}
+	}
 	for _, s := range spans {
 		if s.Parent != nil {
 			continue
 		}
 		var best *Span
 		bestReason := ""
-		for _, p := range spans {
-			if p == s || !encloses(p, s) {
-				continue
+		consider := func(list []*Span, sameHost bool) {
+			i, _ := slices.BinarySearchFunc(list, s.StartNS+1, func(p *Span, t int64) int { return cmp.Compare(p.StartNS, t) })
+			for n := 0; i > 0 && n < maxCandidates; n++ {
+				i--
+				p := list[i]
+				if p == s || !encloses(p, s) {
+					continue
+				}
+				if !sameHost && (p.Capture != s.Capture || s.Side != SideClient) {
+					continue
+				}
+				reason := sharedKey(p, s)
+				if reason == "" || isAncestor(s, p) {
+					continue
+				}
+				if best == nil || better(p, best, s) {
+					best, bestReason = p, reason
+				}
 			}
-			sameHost := p.ServerAddr.Addr() == s.ClientAddr.Addr()
-			sameView := p.Capture == s.Capture && p.Side == SideServer && s.Side == SideClient
-			if !sameHost && !sameView {
-				continue
-			}
-			reason := sharedKey(p, s)
-			if reason == "" || isAncestor(s, p) {
-				continue
-			}
-			if best == nil || better(p, best, s) {
-				best, bestReason = p, reason
-			}
+		}
+		consider(byServer[s.ClientAddr.Addr()], true)
+		if s.Side == SideClient {
+			consider(byView[s.Capture], false)
 		}
 		if best != nil {
 			setParent(s, best, bestReason)
@@ -149,7 +171,7 @@ func better(a, b, s *Span) bool {
 
 // sharedKey returns the link reason for a key that p and s share, or "".
 func sharedKey(p, s *Span) string {
-	if v := s.Links["x_request_id"]; v != "" && v == p.Links["x_request_id"] {
+	if v := s.Links["x_request_id"]; usableRequestID(v) && v == p.Links["x_request_id"] {
 		return ReasonXRequestID
 	}
 	if s.adopted != "" && s.adopted == p.adopted {

@@ -65,7 +65,7 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 // spanKeys lists the keys a span can be joined by.
 func (l *Linker) spanKeys(s *Span) []string {
 	var ks []string
-	if v := s.Links["x_request_id"]; v != "" {
+	if v := s.Links["x_request_id"]; usableRequestID(v) {
 		ks = append(ks, "x:"+v)
 		if !l.cfg.SeparateRequestIDAndTraceID && len(v) == 32 && isHex(v) {
 			ks = append(ks, "t:"+toLower(v))
@@ -99,6 +99,20 @@ func (l *Linker) spanKeys(s *Span) []string {
 		ks = append(ks, seqKey(s))
 	}
 	return ks
+}
+
+// usableRequestID rejects request ids that cannot identify one request:
+// placeholders such as "-" or "null" that some proxies send, which would
+// otherwise join unrelated requests into one giant trace.
+func usableRequestID(v string) bool {
+	if len(v) < 4 {
+		return false
+	}
+	switch toLower(v) {
+	case "null", "none", "undefined", "unknown", "nil", "empty":
+		return false
+	}
+	return true
 }
 
 func seqKey(s *Span) string {
