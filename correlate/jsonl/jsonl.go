@@ -3,19 +3,18 @@
 package jsonl
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/correlate/internal/output"
 )
 
 // Writer is a correlate.Sink that writes one JSON object per span. It is not
 // safe for concurrent use.
 type Writer struct {
-	w   *bufio.Writer
-	c   io.Closer
+	w   *output.Writer
 	enc *json.Encoder
 }
 
@@ -23,14 +22,10 @@ var _ correlate.Sink = (*Writer)(nil)
 
 // New returns a Writer on w. If w is an io.Closer, Close closes it.
 func New(w io.Writer) *Writer {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	ow := output.New(w, "jsonl")
+	enc := json.NewEncoder(ow)
 	enc.SetEscapeHTML(false)
-	jw := &Writer{w: bw, enc: enc}
-	if c, ok := w.(io.Closer); ok {
-		jw.c = c
-	}
-	return jw
+	return &Writer{w: ow, enc: enc}
 }
 
 // WriteTrace writes the trace's spans in order.
@@ -44,16 +39,4 @@ func (w *Writer) WriteTrace(t *correlate.Trace) error {
 }
 
 // Close flushes the output and closes it when it is a Closer.
-func (w *Writer) Close() error {
-	err := w.w.Flush()
-	if w.c != nil {
-		if cerr := w.c.Close(); err == nil {
-			err = cerr
-		}
-		w.c = nil
-	}
-	if err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	}
-	return nil
-}
+func (w *Writer) Close() error { return w.w.Close() }

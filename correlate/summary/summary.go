@@ -3,13 +3,13 @@
 package summary
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/correlate/internal/output"
 	"github.com/wiretrace/wiretrace/correlate/tree"
 )
 
@@ -20,8 +20,7 @@ const maxSamples = 1 << 16
 // Writer is a correlate.Sink that prints a summary table on Close. It is
 // not safe for concurrent use.
 type Writer struct {
-	w      io.Writer
-	c      io.Closer
+	w      *output.Writer
 	traces int
 	stats  map[string]*protoStats
 	rnd    uint64
@@ -37,11 +36,7 @@ type protoStats struct {
 
 // New returns a Writer on w. If w is an io.Closer, Close closes it.
 func New(w io.Writer) *Writer {
-	sw := &Writer{w: w, stats: make(map[string]*protoStats), rnd: 0x9e3779b97f4a7c15}
-	if c, ok := w.(io.Closer); ok {
-		sw.c = c
-	}
-	return sw
+	return &Writer{w: output.New(w, "summary"), stats: make(map[string]*protoStats), rnd: 0x9e3779b97f4a7c15}
 }
 
 // WriteTrace adds a trace's spans to the summary.
@@ -99,7 +94,7 @@ func percentile(sorted []int64, p float64) int64 {
 
 // Close prints the summary and closes the output when it is a Closer.
 func (w *Writer) Close() error {
-	bw := bufio.NewWriter(w.w)
+	bw := w.w
 	names := make([]string, 0, len(w.stats))
 	for n := range w.stats {
 		names = append(names, n)
@@ -136,15 +131,5 @@ func (w *Writer) Close() error {
 			fmt.Fprintf(bw, "  %8d  %s\n", o.n, o.name)
 		}
 	}
-	err := bw.Flush()
-	if w.c != nil {
-		if cerr := w.c.Close(); err == nil {
-			err = cerr
-		}
-		w.c = nil
-	}
-	if err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	return nil
+	return w.w.Close()
 }

@@ -4,7 +4,6 @@
 package tree
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"io"
@@ -13,13 +12,13 @@ import (
 	"time"
 
 	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/correlate/internal/output"
 )
 
 // Writer is a correlate.Sink that prints trace trees. It is not safe for
 // concurrent use.
 type Writer struct {
-	w *bufio.Writer
-	c io.Closer
+	w *output.Writer
 	n int
 }
 
@@ -27,11 +26,7 @@ var _ correlate.Sink = (*Writer)(nil)
 
 // New returns a Writer on w. If w is an io.Closer, Close closes it.
 func New(w io.Writer) *Writer {
-	tw := &Writer{w: bufio.NewWriter(w)}
-	if c, ok := w.(io.Closer); ok {
-		tw.c = c
-	}
-	return tw
+	return &Writer{w: output.New(w, "tree")}
 }
 
 // WriteTrace prints one trace.
@@ -129,16 +124,4 @@ func trim(v float64) string {
 }
 
 // Close flushes the output and closes it when it is a Closer.
-func (w *Writer) Close() error {
-	err := w.w.Flush()
-	if w.c != nil {
-		if cerr := w.c.Close(); err == nil {
-			err = cerr
-		}
-		w.c = nil
-	}
-	if err != nil {
-		return fmt.Errorf("tree: %w", err)
-	}
-	return nil
-}
+func (w *Writer) Close() error { return w.w.Close() }
