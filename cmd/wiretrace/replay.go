@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -170,6 +169,18 @@ func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
 	return nil, fmt.Errorf("--format %q: want tree, jsonl or summary", o.format)
 }
 
+// progressSource updates the progress bar as packets are read.
+type progressSource struct {
+	capture.Source
+	eng  *engine.Engine
+	prog *progress
+}
+
+func (p *progressSource) ReadPacket(pkt *capture.Packet) error {
+	p.prog.update(p.eng.Packets, p.eng.Bytes)
+	return p.Source.ReadPacket(pkt)
+}
+
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
@@ -223,27 +234,11 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string) error {
 	if total > 64<<20 && isTerminal(stderr) {
 		prog = newProgress(stderr, total)
 	}
-	var bad []error
-	src := capture.Merge(srcs...)
-	var p capture.Packet
-	for {
-		err := src.ReadPacket(&p)
-		if err == nil {
-			eng.Packet(&p)
-			if prog != nil {
-				prog.update(eng.Packets, eng.Bytes)
-			}
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		bad = append(bad, err)
-		fmt.Fprintln(stderr, "wiretrace:", err)
-		if len(bad) >= 1000 {
-			break
-		}
+	var src capture.Source = capture.Merge(srcs...)
+	if prog != nil {
+		src = &progressSource{Source: src, eng: eng, prog: prog}
 	}
+	bad := eng.Run(src, func(err error) { fmt.Fprintln(stderr, "wiretrace:", err) })
 	if prog != nil {
 		prog.done()
 	}
@@ -257,8 +252,8 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string) error {
 		return ferr
 	case cerr != nil:
 		return cerr
-	case len(bad) > 0:
-		return fmt.Errorf("%d input error(s); the rest of the input was processed", len(bad))
+	case bad > 0:
+		return fmt.Errorf("%d input error(s); the rest of the input was processed", bad)
 	}
 	return nil
 }
