@@ -293,6 +293,13 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			added = true
 		}
 	}
+	// setContext records a trace header's ids as <prefix>_trace_id,
+	// <prefix>_span_id and <prefix>_parent_span_id (empty ones are skipped).
+	setContext := func(prefix string, tc traceContext) {
+		set(prefix+"_trace_id", tc.traceID)
+		set(prefix+"_span_id", tc.spanID)
+		set(prefix+"_parent_span_id", tc.parentID)
+	}
 	for _, l := range links {
 		v := strings.TrimSpace(l.Str)
 		switch l.Key {
@@ -300,14 +307,11 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			set("x_request_id", v)
 		case protocols.LinkTraceparent:
 			if tc, ok := parseTraceparent(v); ok {
-				set("traceparent_trace_id", tc.traceID)
-				set("traceparent_span_id", tc.spanID)
+				setContext("traceparent", tc)
 			}
 		case protocols.LinkB3:
 			if tc, ok := parseB3Single(v); ok {
-				set("b3_trace_id", tc.traceID)
-				set("b3_span_id", tc.spanID)
-				set("b3_parent_span_id", tc.parentID)
+				setContext("b3", tc)
 			}
 		case protocols.LinkB3TraceID:
 			if id, ok := normTraceID(v); ok {
@@ -323,9 +327,7 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			}
 		case protocols.LinkUberTraceID:
 			if tc, ok := parseUberTraceID(v); ok {
-				set("uber_trace_id", tc.traceID)
-				set("uber_span_id", tc.spanID)
-				set("uber_parent_span_id", tc.parentID)
+				setContext("uber", tc)
 			}
 		case protocols.LinkSW8:
 			if t, seg, sp, ok := parseSW8(v); ok {
