@@ -128,18 +128,16 @@ const (
 
 // dirState is the per-direction state of a stream.
 type dirState struct {
-	tail      []byte // unconsumed bytes
-	tailTS    int64  // capture time of tail[0]
-	tailOut   capture.Direction
-	nextSeq   uint32 // sequence number after the last byte received
-	seqKnown  bool
-	active    bool // a message has started
-	msgStart  int64
-	msgSeq    uint32
-	msgDir    capture.Direction
-	lastTS    int64 // capture time of the last byte received
-	ended     bool
-	sniffSeen int
+	tail     []byte // unconsumed bytes
+	tailTS   int64  // capture time of tail[0]
+	tailOut  capture.Direction
+	nextSeq  uint32 // sequence number after the last byte received
+	active   bool   // a message has started
+	msgStart int64
+	msgSeq   uint32
+	msgDir   capture.Direction
+	lastTS   int64 // capture time of the last byte received
+	ended    bool
 }
 
 type stream struct {
@@ -209,8 +207,7 @@ func (s *stream) Segment(seg *decode.Segment) {
 			p, pd = s.d.cfg.Registry.Sniff(ds.tail, s.portOf(seg.Dir, true), s.portOf(seg.Dir, false))
 		}
 		if p == nil {
-			ds.sniffSeen = len(ds.tail)
-			if s.dirs[0].sniffSeen+s.dirs[1].sniffSeen >= s.d.cfg.SniffLimit || len(ds.tail) >= s.d.cfg.SniffLimit/2 {
+			if len(s.dirs[0].tail)+len(s.dirs[1].tail) >= s.d.cfg.SniffLimit || len(ds.tail) >= s.d.cfg.SniffLimit/2 {
 				s.state = stateDead
 				s.d.stats.FlowsUnrecognised++
 				s.d.stats.BytesUnparsed += uint64(len(s.dirs[0].tail) + len(s.dirs[1].tail))
@@ -276,7 +273,6 @@ func (s *stream) keep(ds *dirState, data []byte, ts int64, out capture.Direction
 	ds.tail = append(ds.tail, data...)
 	ds.lastTS = ts
 	ds.nextSeq = seq + uint32(len(data))
-	ds.seqKnown = true
 }
 
 // feed parses data (which continues the direction's tail) and keeps what is
@@ -297,7 +293,6 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 		ds.lastTS = ts
 	}
 	ds.nextSeq = seq + uint32(len(data))
-	ds.seqKnown = true
 	off := 0
 	for guard := 0; off < len(buf) && guard < 1<<16; guard++ {
 		if !ds.active {

@@ -31,15 +31,14 @@ func Registry() *protocols.Registry {
 
 // Engine runs packets through the pipeline.
 type Engine struct {
-	dec     *decode.Decoder
-	asm     *decode.Assembler
-	drv     *protocols.Driver
-	b       *correlate.Builder
-	pkt     decode.Packet
+	dec *decode.Decoder
+	asm *decode.Assembler
+	drv *protocols.Driver
+	b   *correlate.Builder
+	pkt decode.Packet
+	// Packets and Bytes count what was offered to Packet.
 	Packets uint64
 	Bytes   uint64
-	// decode errors by kind
-	notIP, malformed, fragments uint64
 }
 
 // New returns an engine that writes traces to sink.
@@ -125,6 +124,3 @@ func (e *Engine) StatsLine() string {
 	cs.Each(add)
 	return b.String()
 }
-
-// Stats returns the correlate counters.
-func (e *Engine) Stats() correlate.Stats { return e.b.Stats() }
