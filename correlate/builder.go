@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,8 +74,26 @@ type Builder struct {
 var _ protocols.Handler = (*Builder)(nil)
 
 type flowState struct {
-	pending []*Span
+	pending []*Span // requests awaiting a response, oldest first
 	count   int
+}
+
+// match returns the index of the pending request a response answers: the
+// one with the same id on multiplexed protocols, else the oldest; -1 when
+// there is none.
+func (fs *flowState) match(m *protocols.Message) int {
+	if !m.HasID {
+		if len(fs.pending) > 0 {
+			return 0
+		}
+		return -1
+	}
+	for i, s := range fs.pending {
+		if s.hasReqID && s.reqID == m.ID {
+			return i
+		}
+	}
+	return -1
 }
 
 // NewBuilder returns a Builder that emits traces to sink.
@@ -139,11 +158,19 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 		fs.pending = append(fs.pending, s)
 		b.linker.add(s)
 	case protocols.Response:
+		if m.Unsolicited {
+			s := b.newSpan(f, fs, m)
+			s.HasResponse = true
+			s.Status = statusOf(s, m)
+			s.complete = true
+			b.linker.add(s)
+			b.linker.completed(s)
+			return
+		}
 		var s *Span
-		if len(fs.pending) > 0 {
-			s = fs.pending[0]
-			fs.pending[0] = nil
-			fs.pending = fs.pending[1:]
+		if i := fs.match(m); i >= 0 {
+			s = fs.pending[i]
+			fs.pending = slices.Delete(fs.pending, i, i+1)
 		} else {
 			b.stats.UnmatchedResponses++
 			s = b.newSpan(f, fs, m)
@@ -215,6 +242,8 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		Links:      make(map[string]string, len(m.Links)+2),
 		partial:    m.Partial,
 		index:      fs.count,
+		reqID:      m.ID,
+		hasReqID:   m.HasID && m.Kind == protocols.Request,
 	}
 	if s.Name == "" {
 		s.Name = f.Protocol

@@ -1,6 +1,7 @@
 package correlate_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -276,3 +277,29 @@ func TestTraceHeaderParsing(t *testing.T) {
 		})
 	}
 }
+
+// TestPairByID checks that multiplexed responses pair by id, out of order,
+// and that unsolicited server messages are spans of their own.
+func TestPairByID(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	f := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:9092")
+	b.Message(&f, &protocols.Message{Kind: protocols.Request, Name: "A", Start: 1, End: 1, ID: 7, HasID: true})
+	b.Message(&f, &protocols.Message{Kind: protocols.Request, Name: "B", Start: 2, End: 2, ID: 8, HasID: true})
+	b.Message(&f, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, ID: 8, HasID: true, Status: protocols.StatusError})
+	b.Message(&f, &protocols.Message{Kind: protocols.Response, Name: "push", Start: 4, End: 4, Unsolicited: true, Status: protocols.StatusOK})
+	b.Message(&f, &protocols.Message{Kind: protocols.Response, Start: 5, End: 5, ID: 7, HasID: true, Status: protocols.StatusOK})
+	b.Flush()
+	got := map[string]string{}
+	for _, tr := range s.traces {
+		for _, sp := range tr.Spans {
+			got[sp.Name] = sp.Status + " " + tree(sp.StartNS, sp.EndNS)
+		}
+	}
+	want := map[string]string{"A": "ok 1-5", "B": "error 2-3", "push": "ok 4-4"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func tree(a, b int64) string { return fmt.Sprintf("%d-%d", a, b) }

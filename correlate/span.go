@@ -74,7 +74,9 @@ type Span struct {
 	// rather than a trace header's trace id.
 	adoptedFromRequestID bool
 	group                *group
-	index                int // position in its flow, for the span id
+	index                int    // position in its flow, for the span id
+	reqID                uint64 // pairing id of a multiplexed request (when hasReqID)
+	hasReqID             bool
 }
 
 // Duration returns EndNS - StartNS.

@@ -3,6 +3,7 @@ package protocols
 import (
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/decode"
@@ -48,6 +49,12 @@ type DriverConfig struct {
 	// PortProtocols forces a protocol by server port (like tshark's
 	// decode-as): the port's protocol is used without sniffing.
 	PortProtocols map[uint16]string
+	// DatagramIdle ends a UDP flow after this much packet time without a
+	// datagram; its unanswered requests become timeouts. 0 means 30s.
+	DatagramIdle time.Duration
+	// MaxDatagramFlows bounds the UDP flows tracked; datagrams of new flows
+	// beyond it are counted and dropped. 0 means 65536.
+	MaxDatagramFlows int
 }
 
 // DriverStats counts what the driver did and dropped.
@@ -60,6 +67,8 @@ type DriverStats struct {
 	BytesUnparsed     uint64 // bytes of unrecognised or stopped flows
 	BufferDropBytes   uint64 // bytes dropped because MaxBuffer was reached
 	GapBytes          uint64 // gap bytes passed to parsers
+
+	DatagramFlowsDropped uint64 // UDP datagrams dropped because MaxDatagramFlows flows were tracked
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -71,6 +80,7 @@ func (s *DriverStats) Each(f func(name string, v uint64)) {
 	f("bytes_unparsed", s.BytesUnparsed)
 	f("buffer_drop_bytes", s.BufferDropBytes)
 	f("gap_bytes", s.GapBytes)
+	f("udp_flows_dropped", s.DatagramFlowsDropped)
 }
 
 // Driver turns decode streams into protocol messages. It implements
@@ -81,13 +91,18 @@ type Driver struct {
 	h     Handler
 	stats DriverStats
 	msg   Message
+
+	udp        map[udpKey]*udpFlow
+	udpSeq     uint64
+	udpNow     int64
+	udpScanned int64
 }
 
 var _ decode.StreamFactory = (*Driver)(nil)
 
 // NewDriver returns a driver that sends messages to h.
 func NewDriver(cfg *DriverConfig, h Handler) *Driver {
-	d := &Driver{h: h}
+	d := &Driver{h: h, udp: make(map[udpKey]*udpFlow)}
 	if cfg != nil {
 		d.cfg = *cfg
 	}
@@ -99,6 +114,12 @@ func NewDriver(cfg *DriverConfig, h Handler) *Driver {
 	}
 	if d.cfg.Registry == nil {
 		d.cfg.Registry = NewRegistry()
+	}
+	if d.cfg.DatagramIdle <= 0 {
+		d.cfg.DatagramIdle = defaultDatagramIdle
+	}
+	if d.cfg.MaxDatagramFlows <= 0 {
+		d.cfg.MaxDatagramFlows = defaultDatagramFlows
 	}
 	return d
 }
@@ -114,6 +135,9 @@ func (d *Driver) NewStream(c *decode.Conn) decode.Stream {
 		s.forced, s.forcedReq = d.cfg.Registry.Lookup(name), decode.FromClient
 	} else if name, ok := d.cfg.PortProtocols[c.Client.Port()]; ok {
 		s.forced, s.forcedReq = d.cfg.Registry.Lookup(name), decode.FromServer
+	}
+	if s.forced != nil && s.forced.New == nil {
+		s.forced = nil // a UDP-only protocol: sniff as usual
 	}
 	return s
 }

@@ -98,6 +98,14 @@ type Message struct {
 	Partial bool
 	// NoResponse is set on a request that expects no response.
 	NoResponse bool
+	// ID pairs a response with its request on multiplexed protocols
+	// (HTTP/2 stream id, Kafka correlation id, DNS id) when HasID is set;
+	// without it responses pair with requests in order.
+	ID    uint64
+	HasID bool
+	// Unsolicited is set on a server message that answers no request
+	// (a pub/sub push, a server notice); it becomes a span of its own.
+	Unsolicited bool
 	// Size is the number of message bytes (headers and body) seen.
 	Size int
 	// BodySize is the size of the body, when the protocol has one.
@@ -209,8 +217,14 @@ type Protocol struct {
 	// and reports which way they flow if they look like this protocol, or
 	// DirUnknown. With too few bytes to tell it returns DirUnknown.
 	Sniff func(data []byte) Direction
-	// New returns a parser for one connection.
+	// New returns a parser for one TCP connection; nil when the protocol
+	// does not run over TCP.
 	New func(cfg *Config) Parser
+	// SniffDatagram and NewDatagram are Sniff and New for UDP: each Parse
+	// call gets one whole datagram, which the parser consumes entirely.
+	// Nil when the protocol does not run over UDP.
+	SniffDatagram func(data []byte) Direction
+	NewDatagram   func(cfg *Config) Parser
 }
 
 // Registry lists protocols in sniffing priority. It is immutable.
@@ -236,16 +250,35 @@ func (r *Registry) Lookup(name string) *Protocol {
 	return nil
 }
 
-// Sniff returns the first protocol, preferring those whose port hints
-// include port, that recognises data, and the direction data flows in.
+// Sniff returns the first TCP protocol, preferring those whose port hints
+// include srcPort or dstPort, that recognises data, and the direction data
+// flows in.
 func (r *Registry) Sniff(data []byte, srcPort, dstPort uint16) (*Protocol, Direction) {
+	return r.sniff(data, srcPort, dstPort, false)
+}
+
+// SniffDatagram is Sniff for a UDP datagram.
+func (r *Registry) SniffDatagram(data []byte, srcPort, dstPort uint16) (*Protocol, Direction) {
+	return r.sniff(data, srcPort, dstPort, true)
+}
+
+func (r *Registry) sniff(data []byte, srcPort, dstPort uint16, udp bool) (*Protocol, Direction) {
 	for pass := 0; pass < 2; pass++ {
 		for _, p := range r.list {
 			hinted := hasPort(p.Ports, srcPort) || hasPort(p.Ports, dstPort)
 			if (pass == 0) != hinted {
 				continue
 			}
-			if d := p.Sniff(data); d != DirUnknown {
+			sniff := p.Sniff
+			if udp {
+				sniff = p.SniffDatagram
+			} else if p.New == nil {
+				sniff = nil
+			}
+			if sniff == nil {
+				continue
+			}
+			if d := sniff(data); d != DirUnknown {
 				return p, d
 			}
 		}

@@ -67,8 +67,11 @@ func (e *Engine) Packet(p *capture.Packet) {
 		return // counted by the decoder
 	}
 	e.b.Advance(e.pkt.Timestamp)
-	if e.pkt.Proto == decode.ProtoTCP {
+	switch e.pkt.Proto {
+	case decode.ProtoTCP:
 		e.asm.Add(&e.pkt)
+	case decode.ProtoUDP:
+		e.drv.Datagram(&e.pkt)
 	}
 }
 
@@ -101,6 +104,7 @@ func (e *Engine) Run(src capture.Source, onErr func(error)) int {
 // Close flushes every open connection and trace.
 func (e *Engine) Close() error {
 	e.asm.Flush()
+	e.drv.Flush()
 	return e.b.Flush()
 }
 
