@@ -211,6 +211,9 @@ func (c *Config) HeaderLimit() int {
 type Protocol struct {
 	// Name is the protocol name used in span output ("http", "mysql", ...).
 	Name string
+	// Summary says in one line what the parser extracts, for
+	// 'wiretrace protocols'.
+	Summary string
 	// Ports are well-known server ports, a hint for sniffing order only.
 	Ports []uint16
 	// Sniff looks at the first bytes seen in one direction of a connection

@@ -19,7 +19,14 @@ func newProtocolsCmd() *cobra.Command {
 				for i, port := range p.Ports {
 					ports[i] = fmt.Sprint(port)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-12s ports %s\n", p.Name, strings.Join(ports, ","))
+				transport := "tcp"
+				switch {
+				case p.New != nil && p.NewDatagram != nil:
+					transport = "tcp,udp"
+				case p.New == nil:
+					transport = "udp"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-11s %-8s ports %-22s %s\n", p.Name, transport, strings.Join(ports, ","), p.Summary)
 			}
 			return nil
 		},

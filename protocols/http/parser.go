@@ -47,8 +47,9 @@ const unknownName = "HTTP"
 
 // Protocol describes HTTP/1.x for a protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{80, 8080, 8000, 8081, 3000, 5000, 8888},
+	Name:    Name,
+	Summary: "HTTP/1.x: method, path, query, host, user agent, status, body sizes; X-Request-ID, traceparent, b3, uber-trace-id, sw8",
+	Ports:   []uint16{80, 8080, 8000, 8081, 3000, 5000, 8888},
 	Sniff: sniff,
 	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
