@@ -50,8 +50,8 @@ var Protocol = &protocols.Protocol{
 	Name:    Name,
 	Summary: "HTTP/1.x: method, path, query, host, user agent, status, body sizes; X-Request-ID, traceparent, b3, uber-trace-id, sw8",
 	Ports:   []uint16{80, 8080, 8000, 8081, 3000, 5000, 8888},
-	Sniff: sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Sniff:   sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var _ protocols.Parser = (*Parser)(nil)
