@@ -60,7 +60,9 @@ func (r *flowRecorder) Message(f *protocols.Flow, m *protocols.Message) {
 	r.msgs = append(r.msgs, s)
 }
 
-func (r *flowRecorder) FlowEnd(f *protocols.Flow, _ int64) { r.ends = append(r.ends, f.Client.String()) }
+func (r *flowRecorder) FlowEnd(f *protocols.Flow, _ int64) {
+	r.ends = append(r.ends, f.Client.String())
+}
 
 // TestDriverDatagrams drives DNS over UDP: a query and its response, a
 // query left unanswered, a flow whose first datagram is junk, a response cut
