@@ -21,8 +21,9 @@ const (
 	// When it is full the oldest id is forgotten (its answer is then
 	// emitted as usual and paired by the builder).
 	MaxPending = 64
-	// MaxQuestions bounds the question count Sniff accepts.
-	MaxQuestions = 16
+	// MaxQuestions bounds the question count Sniff accepts (mDNS browsers
+	// ask a few dozen at once).
+	MaxQuestions = 64
 	// MaxAnswerAddrs bounds the addresses kept in dns.answers.
 	MaxAnswerAddrs = 8
 	// maxNameText bounds the text of an escaped name: 255 octets, each at
