@@ -14,6 +14,10 @@ import (
 const (
 	defaultDatagramIdle  = 30 * time.Second
 	defaultDatagramFlows = 1 << 16
+	// maxDatagramSniffs is how many datagrams of a flow are sniffed before
+	// it is declared unrecognised: a first datagram that is junk (or cut
+	// by the snapshot length) does not cost the flow.
+	maxDatagramSniffs = 8
 )
 
 // datagramFlowBit marks flow ids of UDP flows, keeping them apart from the
@@ -33,11 +37,15 @@ type udpFlow struct {
 	parser Parser
 	flow   Flow
 	last   int64
-	dead   bool
+	sniffs int  // datagrams sniffed without recognising the protocol
+	dead   bool // declared unrecognised
 }
 
-// Datagram handles one UDP packet: the first datagram of a flow is sniffed,
-// every datagram of a recognised flow is parsed whole.
+// Datagram handles one UDP packet: the datagrams of a flow are sniffed
+// until one is recognised (at most maxDatagramSniffs), then every datagram
+// is parsed whole. A parse error drops that datagram only (counted in
+// ParseErrors): datagrams are framed independently, so the flow goes on. A
+// message made of a datagram cut by the snapshot length is marked Partial.
 func (d *Driver) Datagram(p *decode.Packet) {
 	if p.Proto != decode.ProtoUDP {
 		return
@@ -59,10 +67,12 @@ func (d *Driver) Datagram(p *decode.Packet) {
 		f = &udpFlow{id: datagramFlowBit | d.udpSeq}
 		d.udp[k] = f
 		d.stats.Flows++
-		d.startDatagram(f, p, src, dst)
 	}
 	f.last = p.Timestamp
-	if f.dead || len(p.Payload) == 0 {
+	if f.proto == nil && !f.dead && len(p.Payload) > 0 {
+		d.startDatagram(f, p, src, dst)
+	}
+	if f.proto == nil || len(p.Payload) == 0 {
 		d.stats.BytesUnparsed += uint64(len(p.Payload))
 		return
 	}
@@ -82,6 +92,11 @@ func (d *Driver) Datagram(p *decode.Packet) {
 		}
 		data = data[n:]
 		if done {
+			if p.Missing > 0 {
+				// The datagram was cut (snapshot length): whatever
+				// the parser made of it lacks its end.
+				m.Partial = true
+			}
 			m.Start, m.End = p.Timestamp, p.Timestamp
 			m.Outbound = p.Direction == capture.DirectionOutbound
 			m.Inbound = p.Direction == capture.DirectionInbound
@@ -111,8 +126,10 @@ func (d *Driver) startDatagram(f *udpFlow, p *decode.Packet, src, dst netip.Addr
 		proto, pd = d.cfg.Registry.SniffDatagram(p.Payload, src.Port(), dst.Port())
 	}
 	if proto == nil || proto.NewDatagram == nil {
-		f.dead = true
-		d.stats.FlowsUnrecognised++
+		if f.sniffs++; f.sniffs >= maxDatagramSniffs {
+			f.dead = true
+			d.stats.FlowsUnrecognised++
+		}
 		return
 	}
 	f.proto, f.parser = proto, proto.NewDatagram(d.cfg.Parser)
@@ -164,8 +181,11 @@ func (d *Driver) Flush() {
 func (d *Driver) endDatagrams(fs []*udpFlow, ts int64) {
 	slices.SortFunc(fs, func(a, b *udpFlow) int { return cmp.Compare(a.id, b.id) })
 	for _, f := range fs {
-		if f.proto != nil {
+		switch {
+		case f.proto != nil:
 			d.h.FlowEnd(&f.flow, ts)
+		case !f.dead && f.sniffs > 0:
+			d.stats.FlowsUnrecognised++
 		}
 	}
 }

@@ -63,7 +63,7 @@ type DriverStats struct {
 	FlowsRecognised   uint64 // connections whose protocol was recognised
 	FlowsUnrecognised uint64 // connections with data but no protocol
 	Messages          uint64 // messages delivered
-	ParseErrors       uint64 // flows stopped by a parse error
+	ParseErrors       uint64 // TCP flows stopped, or UDP datagrams dropped, by a parse error
 	BytesUnparsed     uint64 // bytes of unrecognised or stopped flows
 	BufferDropBytes   uint64 // bytes dropped because MaxBuffer was reached
 	GapBytes          uint64 // gap bytes passed to parsers

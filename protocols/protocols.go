@@ -224,8 +224,9 @@ type Protocol struct {
 	// does not run over TCP.
 	New func(cfg *Config) Parser
 	// SniffDatagram and NewDatagram are Sniff and New for UDP: each Parse
-	// call gets one whole datagram, which the parser consumes entirely.
-	// Nil when the protocol does not run over UDP.
+	// call gets one whole datagram, which the parser consumes entirely. A
+	// ParseError drops that datagram only; the flow's later datagrams are
+	// still parsed. Nil when the protocol does not run over UDP.
 	SniffDatagram func(data []byte) Direction
 	NewDatagram   func(cfg *Config) Parser
 }
