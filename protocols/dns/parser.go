@@ -57,6 +57,7 @@ const (
 // 4795), which share the message format.
 var Protocol = &protocols.Protocol{
 	Name:          Name,
+	Summary:       "DNS over UDP/TCP (incl. mDNS, LLMNR): query name and type, response code, answers",
 	Ports:         []uint16{53, 5353, 5355},
 	Sniff:         sniffStream,
 	New:           func(cfg *protocols.Config) protocols.Parser { return New(cfg) },

@@ -12,6 +12,7 @@ import (
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/decode"
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
 )
 
@@ -26,7 +27,7 @@ type Config struct {
 
 // Registry returns the protocols wiretrace knows, in sniffing priority.
 func Registry() *protocols.Registry {
-	return protocols.NewRegistry(http.Protocol)
+	return protocols.NewRegistry(http.Protocol, dns.Protocol)
 }
 
 // Engine runs packets through the pipeline.
