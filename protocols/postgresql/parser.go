@@ -165,12 +165,12 @@ type Parser struct {
 	batch batch
 	res   result
 
-	unnamed, portal         string // query text of the unnamed statement and portal
-	unnamedOK, portalOK     bool
-	stmts                   lru
-	portals                 lru
-	namespace, user         string
-	encrypted, batchFailed  bool
+	unnamed, portal        string // query text of the unnamed statement and portal
+	unnamedOK, portalOK    bool
+	stmts                  lru
+	portals                lru
+	namespace, user        string
+	encrypted, batchFailed bool
 }
 
 // New returns a parser for one connection; cfg is not used.
@@ -1110,7 +1110,6 @@ func equalFold(k, w string) bool {
 	}
 	return true
 }
-
 
 // sniff recognises the first bytes of either direction: an untyped startup
 // packet (StartupMessage 3.x, SSLRequest, GSSENCRequest, CancelRequest) or
