@@ -131,6 +131,8 @@ func FuzzParser(f *testing.F) {
 		f.Add(fx.req, fx.resp, []byte{13, 0x85, 40, 0x91})
 	}
 	f.Fuzz(func(t *testing.T, req, resp, ctl []byte) {
+		postgresql.Protocol.Sniff(req)
+		postgresql.Protocol.Sniff(resp)
 		p := postgresql.Protocol.New(nil)
 		type stream struct {
 			dir  protocols.Direction

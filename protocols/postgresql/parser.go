@@ -1150,6 +1150,9 @@ func sniff(b []byte) protocols.Direction {
 	body := b[5:end]
 	switch b[0] {
 	case 'Q':
+		if length < 5 {
+			return protocols.DirUnknown
+		}
 		text := body
 		if whole {
 			if body[len(body)-1] != 0 {

@@ -479,6 +479,7 @@ func TestSniff(t *testing.T) {
 		{"mysql greeting", "J\x00\x00\x00\x0a5.7.30\x00", protocols.DirUnknown},
 		{"query binary", "Q\x00\x00\x00\x09\x01\x02\x03\x00", protocols.DirUnknown},
 		{"short", "Q\x00", protocols.DirUnknown},
+		{"empty query length 4", "Q\x00\x00\x00\x04", protocols.DirUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
