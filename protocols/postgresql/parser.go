@@ -88,10 +88,11 @@ const (
 
 // Protocol describes PostgreSQL for a protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{5432},
-	Sniff: sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Name:    Name,
+	Summary: "PostgreSQL v3: startup user/database, simple and extended queries (statement text per Execute), COPY, rows, SQLSTATE; auth never",
+	Ports:   []uint16{5432},
+	Sniff:   sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var _ protocols.Parser = (*Parser)(nil)

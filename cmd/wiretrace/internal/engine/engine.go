@@ -14,6 +14,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
+	"github.com/wiretrace/wiretrace/protocols/postgresql"
 )
 
 // Config gathers the stages' configurations.
@@ -27,7 +28,7 @@ type Config struct {
 
 // Registry returns the protocols wiretrace knows, in sniffing priority.
 func Registry() *protocols.Registry {
-	return protocols.NewRegistry(http.Protocol, dns.Protocol)
+	return protocols.NewRegistry(http.Protocol, postgresql.Protocol, dns.Protocol)
 }
 
 // Engine runs packets through the pipeline.
