@@ -66,6 +66,9 @@ type indexRow struct {
 	decodeAs string
 }
 
+// parseErrorsRe reads the parse error count from an engine's stats line.
+var parseErrorsRe = regexp.MustCompile(`parse_errors=(\d+)`)
+
 var (
 	reqRe      = regexp.MustCompile(`HTTP/1 req=(\d+)`)
 	decodeAsRe = regexp.MustCompile("-d tcp.port==(\\d+),http")

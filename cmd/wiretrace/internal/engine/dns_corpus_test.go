@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,8 +83,6 @@ var dnsCaptures = []dnsCapture{
 var dnsStatusDisagreements = map[string]string{
 	"deepflow/dns/nxdomain.pcap": "deepflow marks the first NXDOMAIN client_error and the second ok; wiretrace takes NXDOMAIN as an answer (status ok, dns.response.code NXDOMAIN), see protocols/dns doc",
 }
-
-var parseErrorsRe = regexp.MustCompile(`parse_errors=(\d+)`)
 
 func replayDNS(t *testing.T, dir, path string) ([]*correlate.Span, int) {
 	t.Helper()

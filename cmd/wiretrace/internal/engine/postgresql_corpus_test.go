@@ -25,9 +25,8 @@ type pgRow struct {
 }
 
 var (
-	pgQueriesRe   = regexp.MustCompile(`PG queries=(\d+)`)
-	parseErrorsRe = regexp.MustCompile(`parse_errors=(\d+)`)
-	pgDecodeAsRe  = regexp.MustCompile("-d tcp.port==(\\d+),pgsql")
+	pgQueriesRe  = regexp.MustCompile(`PG queries=(\d+)`)
+	pgDecodeAsRe = regexp.MustCompile("-d tcp.port==(\\d+),pgsql")
 )
 
 func readPGIndex(t *testing.T, dir string) []pgRow {
