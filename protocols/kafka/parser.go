@@ -34,6 +34,9 @@ const (
 	// maxClientID bounds the client_id length Sniff and resynchronisation
 	// accept.
 	maxClientID = 1024
+	// maxCorrelationStep bounds how far past the last correlation id seen
+	// a request found by resynchronisation may be.
+	maxCorrelationStep = 1 << 16
 )
 
 // Correlation keys for message handoff, in Message.Links (see the package
@@ -138,6 +141,10 @@ type Parser struct {
 	clientID, topic, name string
 	nameKey               int16
 	nameTopic             string
+	// lastReq is the correlation id of the last request (seenReq: one was
+	// seen), for resynchronisation.
+	lastReq int32
+	seenReq bool
 }
 
 // New returns a parser for one connection; a nil cfg means defaults.
@@ -192,15 +199,12 @@ func plausibleRequest(data []byte) (ok, more bool) {
 	if n <= 0 {
 		return true, false
 	}
-	if len(data) < 14+n {
-		return false, true
-	}
-	for _, c := range data[14 : 14+n] {
+	for _, c := range data[14:min(len(data), 14+n)] {
 		if c < 0x20 || c > 0x7e {
 			return false, false
 		}
 	}
-	return true, false
+	return len(data) >= 14+n, len(data) < 14+n
 }
 
 // plausibleResponse reports whether data starts with a response to a
@@ -222,8 +226,7 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 	if h == nil {
 		return 0, false, parseErr(0, ErrDirection)
 	}
-	switch h.st {
-	case stSkip:
+	if h.st == stSkip {
 		k := min(len(data), h.remain)
 		h.remain -= k
 		if h.remain > 0 {
@@ -238,7 +241,11 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 		if h.resync {
 			h.st, h.resync = stResync, false
 		}
-		return k, done, nil
+		if done || k > 0 {
+			return k, done, nil
+		}
+	}
+	switch h.st {
 	case stResync:
 		i, found := p.scan(dir, data)
 		if !found || i > 0 {
@@ -282,6 +289,7 @@ func (p *Parser) scan(dir protocols.Direction, data []byte) (int, bool) {
 		var ok, more bool
 		if dir == protocols.ToServer {
 			ok, more = plausibleRequest(data[i:])
+			ok = ok && p.plausibleNext(data[i:])
 		} else {
 			ok, more = p.plausibleResponse(data[i:])
 		}
@@ -293,6 +301,21 @@ func (p *Parser) scan(dir protocols.Direction, data []byte) (int, bool) {
 		}
 	}
 	return len(data), false
+}
+
+// plausibleNext tightens plausibleRequest for resynchronisation, where a
+// false match inside a record batch would misframe the stream: the
+// client_id is not empty, and the correlation id follows the last one seen
+// (clients number their requests in sequence), within maxCorrelationStep.
+func (p *Parser) plausibleNext(data []byte) bool {
+	if requestHeaderVersion(int16(binary.BigEndian.Uint16(data[4:])), int16(binary.BigEndian.Uint16(data[6:]))) == 0 {
+		return false
+	}
+	if int16(binary.BigEndian.Uint16(data[12:])) <= 0 {
+		return false
+	}
+	corr := int64(int32(binary.BigEndian.Uint32(data[8:])))
+	return !p.seenReq || (corr > int64(p.lastReq) && corr-int64(p.lastReq) <= maxCorrelationStep)
 }
 
 // Gap implements protocols.Parser: a gap inside a message whose size is
@@ -468,6 +491,7 @@ func (p *Parser) topicName(r *reader, ver int16, flex bool, idFrom int16) string
 func (p *Parser) decodeRequest(b []byte, total int, m *protocols.Message) {
 	r := reader{b: b[:min(len(b), total)], off: 4}
 	key, ver, corr := r.i16(), r.i16(), r.i32()
+	p.lastReq, p.seenReq = corr, true
 	m.Kind = protocols.Request
 	m.ID, m.HasID = uint64(uint32(corr)), true
 	m.Size = total
