@@ -145,6 +145,12 @@ type Parser struct {
 	// seen), for resynchronisation.
 	lastReq int32
 	seenReq bool
+	// tp is the last kafka_topic_partition value.
+	tp struct {
+		topic string
+		part  int32
+		s     string
+	}
 }
 
 // New returns a parser for one connection; a nil cfg means defaults.
@@ -422,10 +428,11 @@ type acc struct {
 	ridRank          int
 	decompressErrors int
 	m                *protocols.Message
+	p                *Parser
 }
 
-func (a *acc) reset(m *protocols.Message) {
-	*a = acc{m: m, acks: -1}
+func (a *acc) reset(p *Parser, m *protocols.Message) {
+	*a = acc{p: p, m: m, acks: -1}
 }
 
 // addTopic records a topic of the message.
@@ -452,7 +459,11 @@ func (a *acc) addPartition(topic string, part int32, offset string) {
 		return
 	}
 	a.tps++
-	a.m.Links = append(a.m.Links, protocols.String(LinkTopicPartition, topic+"/"+strconv.Itoa(int(part))))
+	c := &a.p.tp
+	if topic != c.topic || part != c.part || c.s == "" {
+		c.topic, c.part, c.s = topic, part, topic+"/"+strconv.Itoa(int(part))
+	}
+	a.m.Links = append(a.m.Links, protocols.String(LinkTopicPartition, c.s))
 	if offset != "" {
 		a.m.Links = append(a.m.Links, protocols.String(LinkOffset, offset))
 	}
@@ -506,7 +517,7 @@ func (p *Parser) decodeRequest(b []byte, total int, m *protocols.Message) {
 	}
 	flex := flexible(key, ver)
 	a := &p.acc
-	a.reset(m)
+	a.reset(p, m)
 	opType := ""
 	switch key {
 	case keyProduce:
@@ -684,7 +695,7 @@ func (p *Parser) decodeResponse(b []byte, total int, m *protocols.Message) {
 	}
 	flex := flexible(key, ver)
 	a := &p.acc
-	a.reset(m)
+	a.reset(p, m)
 	switch key {
 	case keyProduce:
 		p.produceResponse(&r, ver, flex, a)
