@@ -82,6 +82,12 @@ const (
 	LinkB3ParentID  = "x_b3_parentspanid"
 	LinkUberTraceID = "uber_trace_id" // Jaeger uber-trace-id
 	LinkSW8         = "sw8"           // SkyWalking sw8
+
+	// Message handoff: a Kafka topic partition ("topic/partition") and
+	// the record offsets there ("offset" or "first..last"); see
+	// protocols/kafka.
+	LinkKafkaTopicPartition = "kafka_topic_partition"
+	LinkKafkaOffset         = "kafka_offset"
 )
 
 // Message is one request or response. A parser fills a caller-owned
