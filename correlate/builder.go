@@ -255,6 +255,9 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 	if m.Kind == protocols.Request {
 		s.Links["req_tcp_seq"] = fmt.Sprint(m.Seq)
 	}
+	if m.HasID && f.IDLink != "" {
+		s.Links[f.IDLink] = fmt.Sprint(m.ID)
+	}
 	addLinks(s, m.Links)
 	s.SpanID = spanID(b.cfg.Seed, s.Capture, f.Client, f.Server, m.Seq, m.Start, fs.count)
 	return s
@@ -358,6 +361,8 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			if tc, ok := parseUberTraceID(v); ok {
 				setContext("uber", tc)
 			}
+		case protocols.LinkKafkaTopicPartition, protocols.LinkKafkaOffset:
+			set(l.Key, v)
 		case protocols.LinkSW8:
 			if t, seg, sp, ok := parseSW8(v); ok {
 				set("sw8_trace_id", t)

@@ -20,6 +20,8 @@ type Flow struct {
 	Capture string
 	// Protocol is the recognised protocol's name.
 	Protocol string
+	// IDLink is the protocol's Protocol.IDLink.
+	IDLink string
 }
 
 // Handler receives the driver's output. The Message is valid only during
@@ -184,7 +186,7 @@ func (s *stream) start(p *Protocol, reqDir decode.Dir) {
 	s.proto = p
 	s.reqDir = reqDir
 	s.parser = p.New(s.d.cfg.Parser)
-	s.flow = Flow{ID: s.conn.ID, Capture: s.conn.Capture, Protocol: p.Name}
+	s.flow = Flow{ID: s.conn.ID, Capture: s.conn.Capture, Protocol: p.Name, IDLink: p.IDLink}
 	if reqDir == decode.FromClient {
 		s.flow.Client, s.flow.Server = s.conn.Client, s.conn.Server
 	} else {

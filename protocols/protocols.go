@@ -220,6 +220,9 @@ type Protocol struct {
 	// Summary says in one line what the parser extracts, for
 	// 'wiretrace protocols'.
 	Summary string
+	// IDLink, when set, is the span link key under which a multiplexed
+	// request's Message.ID is recorded (e.g. "kafka_correlation_id").
+	IDLink string
 	// Ports are well-known server ports, a hint for sniffing order only.
 	Ports []uint16
 	// Sniff looks at the first bytes seen in one direction of a connection

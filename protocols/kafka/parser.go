@@ -66,10 +66,12 @@ const (
 
 // Protocol describes Kafka for a protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{9092, 9093, 29092},
-	Sniff: Sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Name:    Name,
+	Summary: "Kafka: every API named, Produce/Fetch topics, partitions, offsets, record counts and record headers (gzip, snappy, lz4, zstd), errors",
+	IDLink:  "kafka_correlation_id",
+	Ports:   []uint16{9092, 9093, 29092},
+	Sniff:   Sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var (

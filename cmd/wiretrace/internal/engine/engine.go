@@ -14,6 +14,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
+	"github.com/wiretrace/wiretrace/protocols/kafka"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 )
 
@@ -28,7 +29,7 @@ type Config struct {
 
 // Registry returns the protocols wiretrace knows, in sniffing priority.
 func Registry() *protocols.Registry {
-	return protocols.NewRegistry(http.Protocol, postgresql.Protocol, dns.Protocol)
+	return protocols.NewRegistry(http.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol)
 }
 
 // Engine runs packets through the pipeline.
