@@ -615,10 +615,10 @@ type frame struct {
 type capture uint8
 
 const (
-	capNone capture = iota
-	capKind         // first element of the top-level aggregate
-	capCount        // third element of the top-level aggregate
-	capError        // a top-level error
+	capNone  capture = iota
+	capKind          // first element of the top-level aggregate
+	capCount         // third element of the top-level aggregate
+	capError         // a top-level error
 )
 
 type respHalf struct {
