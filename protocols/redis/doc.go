@@ -96,7 +96,7 @@
 // holding a known command name, and for an inline line whose first word is
 // one (printable ASCII, not an HTTP request line). It reports ToClient only
 // for replies no command looks like: +OK, +PONG, +QUEUED, +RESET;
-// -UPPERCASE errors; integers; a complete bulk string; arrays whose first
+// -UPPERCASE errors; integers; a complete bulk string; non-empty arrays whose first
 // element is not a bulk string or is a pub/sub kind ("message", and
 // "subscribe ch :n" told from "SUBSCRIBE a b" by its third element); and the
 // RESP3 types. Otherwise it waits for more bytes or for the other direction.

@@ -558,7 +558,7 @@ func TestSniff(t *testing.T) {
 		{"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n", protocols.DirUnknown},
 		{msgA, down},
 		{"*2\r\n:1\r\n:2\r\n", down},
-		{"*0\r\n", down},
+		{"*0\r\n", protocols.DirUnknown},
 		{"+OK\r\n", down},
 		{"+PONG\r\n", down},
 		{"+OK POP3 server ready\r\n", protocols.DirUnknown},

@@ -100,7 +100,7 @@ func sniffArray(data []byte) protocols.Direction {
 		return protocols.DirUnknown
 	}
 	if v <= 0 {
-		return protocols.ToClient // commands are never empty
+		return protocols.DirUnknown // an empty reply, or a command Redis ignores
 	}
 	rest := data[k:]
 	if len(rest) == 0 {
