@@ -305,7 +305,7 @@ func TestLiveFilterAndVLAN(t *testing.T) {
 		t.Run(ver.String(), func(t *testing.T) {
 			l := openLive(t, v.a, &capture.LiveConfig{Interfaces: []string{"wta"}, Version: ver,
 				Filter: readDDD(t, "testdata/udp_port_9999.ddd")})
-			sendUDP(t, v.b, "10.231.9.1:9998", 5, 10)  // filtered out
+			sendUDP(t, v.b, "10.231.9.1:9998", 5, 10) // filtered out
 			sendTagged(t, v, 7, 9999, 3)
 			sendUDP(t, v.b, "10.231.9.1:9999", 3, 10)
 			var tagged, plain int
