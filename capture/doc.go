@@ -1,6 +1,6 @@
 // Package capture provides packet sources: pcap and pcapng files (optionally
-// gzip-compressed), a timestamp-ordered merge of several sources, and (later)
-// live AF_PACKET capture. Every source yields [Packet] values through the
+// gzip-compressed), a timestamp-ordered merge of several sources, and live
+// AF_PACKET capture ([OpenLive], Linux only; see [Live]). Every source yields [Packet] values through the
 // [Source] interface, so the later stages run the same way on files and on
 // live traffic.
 //
@@ -34,6 +34,8 @@
 // error a File returns io.EOF. [Merge] passes a source's error on once and
 // goes on with the other sources.
 //
-// Not provided: writing captures, the pcap "modified" (Kuznetzov) formats,
+// [PcapngWriter] writes packets back out as pcapng.
+//
+// Not provided: writing pcap, the pcap "modified" (Kuznetzov) formats,
 // and pcapng sections of a major version other than 1.
 package capture

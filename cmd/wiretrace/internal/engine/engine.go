@@ -78,6 +78,15 @@ func (e *Engine) Packet(p *capture.Packet) {
 	}
 }
 
+// Advance moves packet time to now (Unix ns) without a packet: idle
+// connections and UDP flows end and trace windows close. A live capture
+// calls it on a ticker during quiet periods.
+func (e *Engine) Advance(now int64) {
+	e.asm.Advance(now)
+	e.drv.Advance(now)
+	e.b.Advance(now)
+}
+
 // maxSourceErrors stops a run whose source keeps failing.
 const maxSourceErrors = 1000
 
