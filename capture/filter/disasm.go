@@ -104,8 +104,10 @@ func image(r bpf.RawInstruction, n int) string {
 				operand = ""
 			case r.Op&0x08 == srcX:
 				operand = "x"
-			default:
+			case name == "and" || name == "or" || name == "xor":
 				operand = fmt.Sprintf("#0x%x", k)
+			default:
+				operand = fmt.Sprintf("#%d", k)
 			}
 		}
 	case clsJMP:
