@@ -42,9 +42,9 @@ func lex(expr string) ([]token, error) {
 			}
 			text := expr[start:i]
 			if esc {
-				text = text[1:]
+				text, start = text[1:], start+1
 				if text == "" {
-					return nil, &Error{Expr: expr, Pos: start, Token: `\`, Msg: `unexpected "\\"`, Err: ErrSyntax}
+					return nil, &Error{Expr: expr, Pos: start - 1, Token: `\`, Msg: `unexpected "\\"`, Err: ErrSyntax}
 				}
 			}
 			toks = append(toks, token{kind: tokWord, text: text, pos: start, esc: esc})
