@@ -1,0 +1,439 @@
+package filter
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/wiretrace/wiretrace/capture"
+)
+
+// maxInsns is the kernel's BPF_MAXINSNS.
+const maxInsns = 4096
+
+// DefaultSnaplen is the value accepted packets return when Compile is
+// given a snaplen <= 0, as tcpdump's default.
+const DefaultSnaplen = 262144
+
+// Compile compiles a pcap-filter(7) expression for packets of the given link
+// type into a classic BPF program that returns snaplen for packets that
+// match and 0 for the others. The empty expression matches every packet.
+// Errors are [*Error] values.
+func Compile(expr string, link capture.LinkType, snaplen int) ([]bpf.Instruction, error) {
+	n, err := parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	return compile(expr, n, link, snaplen)
+}
+
+func compile(expr string, n node, link capture.LinkType, snaplen int) ([]bpf.Instruction, error) {
+	if snaplen <= 0 {
+		snaplen = DefaultSnaplen
+	}
+	c := &compiler{expr: expr, link: link}
+	switch link {
+	case capture.LinkTypeEthernet, capture.LinkTypeLinuxSLL, capture.LinkTypeLinuxSLL2,
+		capture.LinkTypeRaw, capture.LinkTypeIPv4, capture.LinkTypeIPv6,
+		capture.LinkTypeNull, capture.LinkTypeLoop:
+	default:
+		return nil, &Error{Expr: expr, Msg: fmt.Sprintf("link type %d not supported", link), Err: ErrUnsupported}
+	}
+	var root node = constNode(true)
+	if n != nil {
+		var err error
+		if root, err = c.expand(n); err != nil {
+			return nil, err
+		}
+	}
+	g := &gen{}
+	accept, reject := g.label(), g.label()
+	if err := g.bool(root, accept, reject); err != nil {
+		return nil, &Error{Expr: expr, Msg: err.Error(), Err: ErrUnsupported}
+	}
+	g.place(accept)
+	g.emit(bpf.RetConstant{Val: uint32(snaplen)})
+	g.place(reject)
+	g.emit(bpf.RetConstant{Val: 0})
+	prog := g.layout()
+	if len(prog) > maxInsns {
+		return nil, &Error{Expr: expr, Msg: fmt.Sprintf("program has %d instructions, more than %d", len(prog), maxInsns), Err: ErrTooLong}
+	}
+	return prog, nil
+}
+
+// constNode is true (match) or false (no match).
+type constNode bool
+
+// testNode loads a value, optionally masks it and compares it with k.
+type testNode struct {
+	src  loadSrc
+	size int    // 1, 2 or 4 for absolute and indirect loads
+	off  uint32 // load offset
+	msh  uint32 // for srcInd: X = 4*([msh]&0xf), the IPv4 header length
+	mask uint32 // and #mask before the comparison when not 0
+	cond bpf.JumpTest
+	k    uint32
+}
+
+type loadSrc uint8
+
+const (
+	srcAbs loadSrc = iota // ld [off]
+	srcInd                // ldxb 4*([msh]&0xf); ld [x + off]
+	srcLen                // ld #pktlen
+)
+
+func (constNode) isNode() {}
+func (testNode) isNode()  {}
+
+func and(ns ...node) node {
+	var out node = constNode(true)
+	for _, n := range ns {
+		switch {
+		case n == constNode(false) || out == constNode(false):
+			out = constNode(false)
+		case n == constNode(true):
+		case out == constNode(true):
+			out = n
+		default:
+			out = andNode{out, n}
+		}
+	}
+	return out
+}
+
+func or(ns ...node) node {
+	var out node = constNode(false)
+	for _, n := range ns {
+		switch {
+		case n == constNode(true) || out == constNode(true):
+			out = constNode(true)
+		case n == constNode(false):
+		case out == constNode(false):
+			out = n
+		default:
+			out = orNode{out, n}
+		}
+	}
+	return out
+}
+
+func not(n node) node {
+	if c, ok := n.(constNode); ok {
+		return !c
+	}
+	return notNode{n}
+}
+
+func eq(size int, off, k uint32) node {
+	return testNode{src: srcAbs, size: size, off: off, cond: bpf.JumpEqual, k: k}
+}
+
+// compiler expands primitives into tests for one link type.
+type compiler struct {
+	expr string
+	link capture.LinkType
+}
+
+func (c *compiler) errorf(t token, format string, args ...any) error {
+	return &Error{Expr: c.expr, Pos: t.pos, Token: t.text, Msg: fmt.Sprintf(format, args...), Err: ErrUnsupported}
+}
+
+// linkName names link types in errors the way tcpdump does.
+func linkName(l capture.LinkType) string {
+	switch l {
+	case capture.LinkTypeNull:
+		return "NULL"
+	case capture.LinkTypeEthernet:
+		return "EN10MB"
+	case capture.LinkTypeRaw:
+		return "RAW"
+	case capture.LinkTypeLoop:
+		return "LOOP"
+	case capture.LinkTypeLinuxSLL:
+		return "LINUX_SLL"
+	case capture.LinkTypeIPv4:
+		return "IPV4"
+	case capture.LinkTypeIPv6:
+		return "IPV6"
+	case capture.LinkTypeLinuxSLL2:
+		return "LINUX_SLL2"
+	}
+	return fmt.Sprintf("link type %d", l)
+}
+
+// nl is the offset of the network-layer header after vlans VLAN tags.
+func (c *compiler) nl(vlans int) uint32 {
+	switch c.link {
+	case capture.LinkTypeEthernet:
+		return 14 + 4*uint32(vlans)
+	case capture.LinkTypeLinuxSLL:
+		return 16
+	case capture.LinkTypeLinuxSLL2:
+		return 20
+	case capture.LinkTypeNull, capture.LinkTypeLoop:
+		return 4
+	}
+	return 0
+}
+
+// linkProto tests the link layer's protocol field: the EtherType for
+// Ethernet and Linux cooked captures, the version nibble for raw IP, the
+// address family for BSD loopback.
+func (c *compiler) linkProto(proto uint16, vlans int) node {
+	const ipv4, ipv6 = 0x800, 0x86dd
+	switch c.link {
+	case capture.LinkTypeEthernet:
+		return eq(2, 12+4*uint32(vlans), uint32(proto))
+	case capture.LinkTypeLinuxSLL:
+		return eq(2, 14, uint32(proto))
+	case capture.LinkTypeLinuxSLL2:
+		return eq(2, 0, uint32(proto))
+	case capture.LinkTypeRaw:
+		if proto != ipv4 && proto != ipv6 {
+			return constNode(false)
+		}
+		version := uint32(0x40)
+		if proto == ipv6 {
+			version = 0x60
+		}
+		return testNode{src: srcAbs, size: 1, mask: 0xf0, cond: bpf.JumpEqual, k: version}
+	case capture.LinkTypeIPv4:
+		return constNode(proto == ipv4)
+	case capture.LinkTypeIPv6:
+		return constNode(proto == ipv6)
+	case capture.LinkTypeNull, capture.LinkTypeLoop:
+		// The family is AF_INET (2) everywhere, but AF_INET6 is 24, 28 or 30
+		// depending on the BSD that wrote the file (libpcap gencode.c,
+		// BSD_AFNUM_INET6_*). NULL holds it in the writer's byte order, so
+		// both orders are accepted; LOOP is in network order.
+		var families []uint32
+		switch proto {
+		case ipv4:
+			families = []uint32{2}
+		case ipv6:
+			families = []uint32{24, 28, 30}
+		}
+		var alts []node
+		for _, f := range families {
+			alts = append(alts, eq(4, 0, f))
+			if c.link == capture.LinkTypeNull {
+				alts = append(alts, eq(4, 0, f<<24))
+			}
+		}
+		return or(alts...)
+	}
+	return constNode(false)
+}
+
+// ip6Next tests the IPv6 next header, also behind one fragment header as
+// libpcap does for "ip6 proto" and its abbreviations.
+func (c *compiler) ip6Next(proto uint8, nl uint32, frag bool) node {
+	n := eq(1, nl+6, uint32(proto))
+	if frag {
+		n = or(n, and(eq(1, nl+6, 44), eq(1, nl+40, uint32(proto))))
+	}
+	return n
+}
+
+// notFragment is true for unfragmented IPv4 packets and first fragments.
+func notFragment(nl uint32) node {
+	return not(testNode{src: srcAbs, size: 2, off: nl + 6, cond: bpf.JumpBitsSet, k: 0x1fff})
+}
+
+// dirs combines the source and destination tests of a direction.
+func dirs(d dir, src, dst node) node {
+	switch d {
+	case dirSrc:
+		return src
+	case dirDst:
+		return dst
+	case dirSrcAndDst:
+		return and(src, dst)
+	}
+	return or(src, dst)
+}
+
+func (c *compiler) expand(n node) (node, error) {
+	switch n := n.(type) {
+	case andNode, orNode:
+		var l, r node
+		if a, ok := n.(andNode); ok {
+			l, r = a.l, a.r
+		} else {
+			o := n.(orNode)
+			l, r = o.l, o.r
+		}
+		l, err := c.expand(l)
+		if err != nil {
+			return nil, err
+		}
+		r, err = c.expand(r)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := n.(andNode); ok {
+			return and(l, r), nil
+		}
+		return or(l, r), nil
+	case notNode:
+		x, err := c.expand(n.x)
+		if err != nil {
+			return nil, err
+		}
+		return not(x), nil
+	case linkProtoNode:
+		return c.linkProto(n.proto, n.vlans), nil
+	case ipProtoNode:
+		nl := c.nl(n.vlans)
+		var v4, v6 node = constNode(false), constNode(false)
+		if n.v4 {
+			v4 = and(c.linkProto(0x800, n.vlans), eq(1, nl+9, uint32(n.proto)))
+		}
+		if n.v6 {
+			v6 = and(c.linkProto(0x86dd, n.vlans), c.ip6Next(n.proto, nl, true))
+		}
+		return or(v4, v6), nil
+	case portNode:
+		return c.port(n), nil
+	case hostNode:
+		return c.host(n), nil
+	case etherNode:
+		if c.link != capture.LinkTypeEthernet {
+			return nil, c.errorf(n.tok, "ethernet addresses are not supported on %s", linkName(c.link))
+		}
+		if n.multicast {
+			return testNode{src: srcAbs, size: 1, cond: bpf.JumpBitsSet, k: 1}, nil
+		}
+		m := n.mac
+		hi, lo := uint32(m[0])<<8|uint32(m[1]), uint32(m[2])<<24|uint32(m[3])<<16|uint32(m[4])<<8|uint32(m[5])
+		return dirs(n.dir, and(eq(4, 8, lo), eq(2, 6, hi)), and(eq(4, 2, lo), eq(2, 0, hi))), nil
+	case vlanNode:
+		if c.link != capture.LinkTypeEthernet {
+			return nil, c.errorf(n.tok, "no VLAN support for %s", linkName(c.link))
+		}
+		off := 12 + 4*uint32(n.vlans)
+		tag := or(eq(2, off, 0x8100), eq(2, off, 0x88a8), eq(2, off, 0x9100))
+		if n.id >= 0 {
+			tag = and(tag, testNode{src: srcAbs, size: 2, off: off + 2, mask: 0xfff, cond: bpf.JumpEqual, k: uint32(n.id)})
+		}
+		return tag, nil
+	case lenNode:
+		if n.greater {
+			return testNode{src: srcLen, cond: bpf.JumpGreaterOrEqual, k: n.n}, nil
+		}
+		return not(testNode{src: srcLen, cond: bpf.JumpGreaterThan, k: n.n}), nil
+	case relNode:
+		var guards []node
+		c.guards(n.l, &guards)
+		c.guards(n.r, &guards)
+		return and(append(guards, relCode{n, c})...), nil
+	}
+	return nil, fmt.Errorf("filter: internal error: node %T", n)
+}
+
+// port tests TCP, UDP or SCTP ports: IPv4 only in the first fragment with
+// the header length from the IHL field, IPv6 only when the next header is
+// the transport (no extension header walking, like libpcap).
+func (c *compiler) port(n portNode) node {
+	nl := c.nl(n.vlans)
+	cmp := func(src loadSrc, off uint32) node {
+		t := testNode{src: src, size: 2, off: off, msh: nl}
+		if n.lo == n.hi {
+			t.cond, t.k = bpf.JumpEqual, uint32(n.lo)
+			return t
+		}
+		hi := t
+		t.cond, t.k = bpf.JumpGreaterOrEqual, uint32(n.lo)
+		hi.cond, hi.k = bpf.JumpGreaterThan, uint32(n.hi)
+		return and(t, not(hi))
+	}
+	var p4, p6 []node
+	for _, p := range n.protos {
+		p4 = append(p4, eq(1, nl+9, uint32(p)))
+		p6 = append(p6, eq(1, nl+6, uint32(p)))
+	}
+	v4 := and(c.linkProto(0x800, n.vlans), or(p4...), notFragment(nl),
+		dirs(n.dir, cmp(srcInd, nl), cmp(srcInd, nl+2)))
+	v6 := and(c.linkProto(0x86dd, n.vlans), or(p6...),
+		dirs(n.dir, cmp(srcAbs, nl+40), cmp(srcAbs, nl+42)))
+	return or(v4, v6)
+}
+
+// host tests IPv4 addresses in IPv4, ARP and RARP headers or IPv6
+// addresses in IPv6 headers, under the prefix's mask.
+func (c *compiler) host(n hostNode) node {
+	nl := c.nl(n.vlans)
+	bits := n.addr.Bits()
+	match := func(off uint32, b []byte) node {
+		var words []node
+		for i := 0; i < len(b); i += 4 {
+			wbits := min(max(bits-8*i, 0), 32)
+			if wbits == 0 {
+				break
+			}
+			mask := ^uint32(0) << (32 - wbits)
+			v := uint32(b[i])<<24 | uint32(b[i+1])<<16 | uint32(b[i+2])<<8 | uint32(b[i+3])
+			t := testNode{src: srcAbs, size: 4, off: off + uint32(i), cond: bpf.JumpEqual, k: v & mask}
+			if mask != ^uint32(0) {
+				t.mask = mask
+			}
+			words = append(words, t)
+		}
+		return and(words...)
+	}
+	b := n.addr.Addr().AsSlice()
+	if n.addr.Addr().Is6() {
+		return and(c.linkProto(0x86dd, n.vlans), dirs(n.dir, match(nl+8, b), match(nl+24, b)))
+	}
+	var alts []node
+	if n.ip {
+		alts = append(alts, and(c.linkProto(0x800, n.vlans), dirs(n.dir, match(nl+12, b), match(nl+16, b))))
+	}
+	if n.arp {
+		alts = append(alts, and(c.linkProto(0x806, n.vlans), dirs(n.dir, match(nl+14, b), match(nl+24, b))))
+	}
+	if n.rarp {
+		alts = append(alts, and(c.linkProto(0x8035, n.vlans), dirs(n.dir, match(nl+14, b), match(nl+24, b))))
+	}
+	return or(alts...)
+}
+
+// guards collects the header checks that the loads in a need: ip[] needs
+// an IPv4 packet, tcp[] an unfragmented (or first fragment) IPv4 TCP
+// segment, and so on.
+func (c *compiler) guards(a arith, out *[]node) {
+	switch a := a.(type) {
+	case binArith:
+		c.guards(a.l, out)
+		c.guards(a.r, out)
+	case negArith:
+		c.guards(a.x, out)
+	case loadArith:
+		c.guards(a.idx, out)
+		nl := c.nl(a.vlans)
+		switch a.proto {
+		case "ip":
+			*out = append(*out, c.linkProto(0x800, a.vlans))
+		case "ip6":
+			*out = append(*out, c.linkProto(0x86dd, a.vlans))
+		case "arp":
+			*out = append(*out, c.linkProto(0x806, a.vlans))
+		case "rarp":
+			*out = append(*out, c.linkProto(0x8035, a.vlans))
+		case "tcp", "udp", "sctp", "icmp", "igmp":
+			*out = append(*out, c.linkProto(0x800, a.vlans), eq(1, nl+9, uint32(ipProtos[a.proto])), notFragment(nl))
+		case "icmp6":
+			*out = append(*out, c.linkProto(0x86dd, a.vlans), c.ip6Next(58, nl, false))
+		}
+	}
+}
+
+// relCode is a relation whose guards are already checked.
+type relCode struct {
+	rel relNode
+	c   *compiler
+}
+
+func (relCode) isNode() {}

@@ -1,0 +1,63 @@
+// Package filter compiles tcpdump filter expressions (pcap-filter(7)) to
+// classic BPF in pure Go, prints programs like "tcpdump -d" and "-ddd",
+// parses "-ddd" output, and matches packets with a [Filter].
+//
+// [Compile] goes lexer → parser (AST) → code generator. The generator emits
+// forward jumps to labels and resolves them at the end; a conditional jump
+// further than 255 instructions goes through a "ja". Programs accept with
+// the snaplen and reject with 0, and never exceed the kernel's 4096
+// instructions. Programs differ in shape from libpcap's (no optimizer) but
+// not in what they accept: a test runs every expression of a table over
+// public captures of each link type with tcpdump and compares.
+//
+// # Supported
+//
+//   - protocols: ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6, igmp,
+//     ether proto N (also \ip, \ip6, \arp), ip proto N, ip6 proto N, proto N;
+//     like libpcap, ip6 protocols also match behind one fragment header;
+//   - host, net (CIDR, "net X mask Y", classful "net 10.1"), port,
+//     portrange A-B, with src, dst, "src or dst", "src and dst" and the
+//     protocol qualifiers ip, ip6, arp, rarp (host/net) or tcp, udp, sctp
+//     (port/portrange); a bare value repeats the previous qualifiers
+//     ("host a or b", "tcp port 80 or 443"); IPv4 hosts also match ARP and
+//     RARP addresses, as in libpcap;
+//   - ether host/src/dst MAC, ether broadcast, ether multicast (Ethernet
+//     only, as in libpcap);
+//   - vlan [ID]: each vlan moves the offsets of every later primitive by
+//     four bytes, whatever the and/or structure, exactly as tcpdump does,
+//     so "vlan and tcp" and "tcp and vlan" differ (Ethernet only);
+//   - greater N, less N, and, &&, or, ||, not, !, parentheses; and and or
+//     have equal precedence and associate left to right (pcap-filter(7));
+//   - relations proto[expr:size] with = == != < <= > >=, the arithmetic
+//     operators "+ - * / % & | ^ << >>" and unary minus, len, and the named constants
+//     tcpflags, tcp-fin … tcp-cwr, icmptype, icmpcode, icmp-echo …,
+//     icmp6type, icmp6-echo …; offsets may be expressions
+//     (tcp[((tcp[12]&0xf0)>>2):4]), loaded through the X register;
+//   - port and tcp[]/udp[]/icmp[] on IPv4 skip non-first fragments and
+//     find the transport header with "ldxb 4*([nl]&0xf)"; IPv6 ports need
+//     the transport as next header (no extension header walking), both as
+//     in libpcap.
+//
+// Link types: Ethernet (1), Linux SLL (113), Linux SLL2 (276), raw IP
+// (101, by version nibble; 228 and 229), BSD NULL (0, address family in
+// either byte order; IPv6 as 24, 28 or 30 like libpcap reading a file) and
+// LOOP (108).
+//
+// # Not supported
+//
+// Host and port names that need resolving (hostnames, /etc/services beyond
+// a few well-known ports, /etc/ethers), gateway, protochain, ip broadcast
+// and ip multicast (they need the netmask), mpls, pppoed/pppoes, geneve,
+// vxlan, llc, the 802.11, FDDI, Token Ring, DECnet, ISO and other legacy
+// protocols, inbound/outbound and the pflog/Linux ancillary fields, and
+// ether proto values ≤ 1500 (802.3 length field; they compare the raw
+// field). Relations keep the header checks of both operands: libpcap drops
+// those of the right operand of an arithmetic operator, so "ether[0] -
+// ip[1] > 3" matches ARP packets in tcpdump but not here.
+//
+// # Concurrency and ownership
+//
+// Compile, ParseDdd and Disassemble are pure and safe for concurrent use.
+// A [Filter] caches one program per link type and is not; use one per
+// worker. Filter.Match does not allocate or retain data.
+package filter

@@ -1,0 +1,213 @@
+package filter_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/capture/filter"
+)
+
+// sharedTestdata holds the public captures, read in place.
+const sharedTestdata = "../../../shared/testdata"
+
+// diffCaptures cover every link type and the header shapes that move
+// offsets: VLAN and QinQ tags, IPv6, IPv4 fragments, truncation.
+var diffCaptures = []string{
+	"filesamples/http/simple_http.pcap",              // Ethernet
+	"zeek/link-encap/http-vlan-0.pcap",               // Ethernet, 802.1Q
+	"zeek/link-encap/http-qinq-0.pcap",               // Ethernet, QinQ
+	"packetbeat/http/http_over_vlan.pcap",            // Ethernet, 802.1Q
+	"ndpi/http/http_ipv6.pcap",                       // Ethernet, IPv6
+	"arkime/http/v6-http.pcap",                       // Ethernet, IPv6 and ICMPv6
+	"deepflow/tcp/ip-fragment.pcap",                  // Ethernet, IPv4 fragments
+	"ndpi/dns/dns_fragmented.pcap",                   // Ethernet, IPv4 fragments
+	"zeek/link-encap/ipv6-fragmented-dns.pcap",       // Ethernet, IPv6 fragments
+	"deepflow/mysql/truncate-1024.pcap",              // Ethernet, snaplen 1024
+	"packetbeat/http/http_minitwit.pcap",             // Linux SLL
+	"tcpdump/redis/resp_2_inline.pcap",               // Linux SLL
+	"zeek/link-encap/linuxsll-arp.pcap",              // Linux SLL, ARP
+	"filesamples/http/simple_http_sll2.pcap",         // Linux SLL2
+	"suricata-verify/link-encap/decode-sll2-01.pcap", // Linux SLL2
+	"suricata-verify/http/http-async.pcap",           // BSD NULL, IPv4
+	"packt-grpc/grpc/bidi_streaming.pcapng",          // BSD NULL, IPv6
+	"arkime/mqtt/mqtt_synthetic.pcap",                // raw IPv4 (228)
+}
+
+// diffExprs are the expressions compared with tcpdump.
+var diffExprs = []string{
+	"",
+	"ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "not ip", "!tcp && !udp",
+	"ip6 and tcp", "ip6 and not tcp", "tcp or udp",
+	"port 80", "tcp port 80", "udp port 53", "src port 80", "dst port 80",
+	"port 80 or port 53", "tcp dst port 80 or 8080", "not port 80",
+	"src or dst port 80", "src and dst port 6379", "port http", "port domain",
+	"portrange 1-1024", "tcp portrange 8000-9000", "udp src portrange 50000-65535",
+	"tcp and (port 80 or port 8080)", "(tcp or udp) and not port 22",
+	"host 127.0.0.1", "src host 192.168.1.104", "dst host 192.150.187.43",
+	"host 10.0.0.100 or 192.168.1.10", "ip host 10.1.6.92", "arp host 192.168.22.1",
+	"host ::1", "ip6 host 2a00:1450:4006:804::200e", "src host fe80::211:25ff:fe82:95b5",
+	"net 10.0.0.0/8", "net 192.168.0.0/16", "net 172.16.0.0 mask 255.240.0.0",
+	"src net 192.168", "dst net 10", "net fe80::/10", "ip6 net 2001:6f8::/32",
+	"greater 100", "less 100", "len > 500", "len <= 60", "len - 14 > 100",
+	"tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn",
+	"tcp[13] = 0x18", "tcp[tcpflags] & tcp-fin != 0 or tcp[tcpflags] & tcp-rst != 0",
+	"tcp[((tcp[12]&0xf0)>>2):4] = 0x47455420", "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x48545450",
+	"tcp[2:2] - tcp[0:2] > 0", "tcp[0:2] > 1024", "udp[0:2] = 53 or udp[2:2] = 53",
+	"udp port 53 and udp[10] & 0x80 != 0",
+	"ip[2:2] > 100", "ip[6:2] & 0x1fff != 0", "ip[6] & 0x20 != 0", "ip[8] < 64",
+	"ip[0] & 0xf > 5", "ip[9] % 4 = 2", "ip[9] * 2 = 12", "ip[9] / 3 = 2",
+	"ip[9] ^ 2 = 4", "ip[9] << 1 = 12", "ip[9] | 1 = 7", "ip[2:2] >= len - 14",
+	"ip and udp and ip[6:2] & 0x3fff != 0", "ip6[6] = 17", "ip6[6] = 44",
+	"icmp[icmptype] = icmp-echo", "icmp6[icmp6type] = icmp6-neighborsolicit",
+	"vlan", "not vlan", "vlan and tcp port 80", "vlan 1", "vlan 10 and vlan 20",
+	"vlan and vlan and tcp", "vlan and ip6",
+	"ether proto 0x800", "ether proto \\ip6", "ether proto \\arp", "ip proto 17",
+	"ip6 proto 58", "proto 6", "ip6 proto 17",
+	"ether broadcast", "ether multicast", "ether host ff:ff:ff:ff:ff:ff",
+	"ether src 00:00:00:00:00:00", "ether[12:2] = 0x800", "link[0] & 1 = 1",
+	"tcp port 80 and len > 100 and (tcp[13] & 8 != 0)",
+	"src port 80 and tcp[tcpflags] & tcp-push != 0",
+	"tcp src port 80 or dst port 6379 and tcp[13] & 0x10 != 0",
+	"not (tcp port 80 or udp port 53)",
+}
+
+type pkt struct {
+	ts   int64
+	data []byte
+	wire int
+	link capture.LinkType
+}
+
+func readAll(t *testing.T, r capture.Source) []pkt {
+	t.Helper()
+	defer r.Close()
+	var out []pkt
+	for {
+		var p capture.Packet
+		err := r.ReadPacket(&p)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pkt{p.Timestamp, bytes.Clone(p.Data), p.Length, p.LinkType})
+	}
+}
+
+// TestTcpdump runs every expression over every capture with tcpdump and
+// with the compiled program, and compares the packets each keeps.
+func TestTcpdump(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		t.Skip("tcpdump not installed: the differential test needs it (apt-get install tcpdump)")
+	}
+	if _, err := os.Stat(sharedTestdata); err != nil {
+		t.Skipf("public captures not found at %s: %v", sharedTestdata, err)
+	}
+	var compared, partial, packets, mismatches int
+	for _, name := range diffCaptures {
+		path := filepath.Join(sharedTestdata, name)
+		f, err := capture.OpenFile(path, nil)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		in := readAll(t, f)
+		link := in[0].link
+		for _, expr := range diffExprs {
+			want, tdErr := tcpdumpKeeps(t, tcpdump, path, expr, in)
+			prog, err := filter.Compile(expr, link, 0)
+			if tdErr != nil || err != nil {
+				if (tdErr == nil) != (err == nil) {
+					mismatches++
+					t.Errorf("%s: %q: tcpdump error %v, Compile error %v", name, expr, tdErr, err)
+				}
+				continue
+			}
+			raw, err := bpf.Assemble(prog)
+			if err != nil {
+				t.Fatalf("%q: Assemble: %v", expr, err)
+			}
+			vm, err := bpf.NewVM(prog)
+			if err != nil {
+				t.Fatalf("%q: NewVM: %v", expr, err)
+			}
+			f, err := filter.New(expr, link)
+			if err != nil {
+				t.Fatalf("%q: New: %v", expr, err)
+			}
+			var bad []string
+			kept := 0
+			for i, p := range in {
+				got := f.Match(p.data, p.wire)
+				if p.wire == len(p.data) {
+					n, err := vm.Run(p.data)
+					if err != nil || (n != 0) != got {
+						t.Errorf("%s: %q: packet %d: bpf.VM says %d, %v; Filter says %v", name, expr, i+1, n, err, got)
+					}
+				}
+				if want[i] {
+					kept++
+				}
+				if got != want[i] {
+					bad = append(bad, fmt.Sprintf("%d (tcpdump %v)", i+1, want[i]))
+				}
+			}
+			compared++
+			packets += len(in)
+			if kept > 0 && kept < len(in) {
+				partial++
+			}
+			if len(bad) > 0 {
+				mismatches++
+				t.Errorf("%s: %q: %d packets differ: %s\n%s", name, expr, len(bad), strings.Join(bad, ", "), filter.DisassembleRaw(raw))
+			}
+		}
+	}
+	t.Logf("compared %d expression x capture pairs (%d expressions, %d captures; %d keep some but not all packets), %d packet verdicts, %d mismatches",
+		compared, len(diffExprs), len(diffCaptures), partial, packets, mismatches)
+}
+
+// tcpdumpKeeps returns, for each packet of in, whether "tcpdump -r path -w
+// - expr" keeps it, matching its output to the input by timestamp and data.
+func tcpdumpKeeps(t *testing.T, tcpdump, path, expr string, in []pkt) ([]bool, error) {
+	t.Helper()
+	cmd := exec.Command(tcpdump, "-r", path, "-w", "-", expr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	keep := make([]bool, len(in))
+	if err != nil {
+		if strings.Contains(stderr.String(), "expression rejects all packets") {
+			return keep, nil
+		}
+		return nil, fmt.Errorf("tcpdump: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	r, err := capture.NewReader(bytes.NewReader(out), "tcpdump", nil)
+	if err != nil {
+		t.Fatalf("%q: reading tcpdump output: %v", expr, err)
+	}
+	kept := readAll(t, r)
+	j := 0
+	for i, p := range in {
+		if j < len(kept) && kept[j].ts/1000 == p.ts/1000 && bytes.Equal(kept[j].data, p.data) {
+			keep[i] = true
+			j++
+		}
+	}
+	if j != len(kept) {
+		t.Fatalf("%s: %q: matched %d of the %d packets tcpdump kept to the input", path, expr, j, len(kept))
+	}
+	return keep, nil
+}
