@@ -381,8 +381,15 @@ func TestLiveClose(t *testing.T) {
 	defer l.Close()
 	done := make(chan error)
 	go func() {
+		// Packets may arrive (IPv6 DAD, router solicitations as the
+		// veth comes up); read until the cancel ends the capture.
 		var p capture.Packet
-		done <- l.ReadPacket(&p)
+		for {
+			if err := l.ReadPacket(&p); err != nil {
+				done <- err
+				return
+			}
+		}
 	}()
 	time.Sleep(50 * time.Millisecond)
 	cancel()

@@ -159,7 +159,9 @@ func extName(k uint32) string {
 func ParseDdd(text string) ([]bpf.RawInstruction, error) {
 	var lines []string
 	for _, l := range strings.Split(text, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+		// Blank lines and '#' comments (a file may note the command that
+		// made it) are skipped.
+		if l = strings.TrimSpace(l); l != "" && l[0] != '#' {
 			lines = append(lines, l)
 		}
 	}

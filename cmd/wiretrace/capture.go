@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
 	"golang.org/x/net/bpf"
 )
@@ -66,9 +65,16 @@ included) is printed.`,
 }
 
 func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []string) error {
+	// A filter expression is compiled to classic BPF and run on each
+	// packet as the ring hands it over (VLAN tags re-inserted, cooked
+	// headers built), so it sees what tcpdump's would; --bpf-file
+	// programs run in the kernel.
+	var flt *filter.Filter
 	if len(args) > 0 {
-		// TODO(merge): compile with filter.Compile(strings.Join(args, " "), link, snaplen).
-		return errors.New("capture: filter expressions need capture/filter, which is not merged yet; use --bpf-file with 'tcpdump -ddd' output")
+		var err error
+		if flt, err = filter.New(strings.Join(args, " "), capture.LinkTypeEthernet); err != nil {
+			return err
+		}
 	}
 	if c.workers != 1 {
 		// Per-worker pipelines would split the flows a trace links (an
@@ -120,7 +126,13 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	}
 	eng := engine.New(cfg, sink)
 	stderr := cmd.ErrOrStderr()
-	rerr := readLive(live, eng, pw, c.count)
+	var src capture.Source = live
+	var fs *filter.Source
+	if flt != nil {
+		fs = filter.NewSource(live, flt)
+		src = fs
+	}
+	rerr := readLive(src, live, eng, pw, c.count)
 	live.Close()
 	ferr := eng.Close()
 	cerr := sink.Close()
@@ -134,19 +146,23 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 		st := live.Stats()
 		st.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		fmt.Fprintf(&b, " ring=%s", st.Version)
+		if fs != nil {
+			fs.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
+		}
 		fmt.Fprintln(stderr, "wiretrace:", b.String())
 	}
 	return errors.Join(rerr, ferr, cerr, werr)
 }
 
-// readLive feeds packets to eng until the capture ends or count packets
-// were read, moving packet time on when no packet arrives.
-func readLive(live *capture.Live, eng *engine.Engine, pw *capture.PcapngWriter, count int64) error {
+// readLive feeds packets from src (live, maybe filtered) to eng until the
+// capture ends or count packets were read, moving packet time on when no
+// packet arrives.
+func readLive(src capture.Source, live *capture.Live, eng *engine.Engine, pw *capture.PcapngWriter, count int64) error {
 	var p capture.Packet
 	var n int64
 	live.SetReadDeadline(time.Now().Add(advanceEvery))
 	for count == 0 || n < count {
-		err := live.ReadPacket(&p)
+		err := src.ReadPacket(&p)
 		switch {
 		case err == nil:
 			n++
@@ -172,50 +188,13 @@ func readLive(live *capture.Live, eng *engine.Engine, pw *capture.PcapngWriter, 
 // instruction count, then one "code jt jf k" line per instruction, all
 // decimal. Lines starting with '#' are comments.
 func readBPFFile(path string) ([]bpf.RawInstruction, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--bpf-file: %w", err)
 	}
-	defer f.Close()
-	var prog []bpf.RawInstruction
-	want := -1
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		fields := strings.Fields(s)
-		bad := func() error {
-			return fmt.Errorf("--bpf-file: %s:%d: want 'code jt jf k' (tcpdump -ddd), got %q", path, line, s)
-		}
-		if want < 0 {
-			if len(fields) != 1 {
-				return nil, bad()
-			}
-			v, err := strconv.ParseUint(fields[0], 10, 16)
-			if err != nil || v == 0 {
-				return nil, bad()
-			}
-			want = int(v)
-			continue
-		}
-		if len(fields) != 4 {
-			return nil, bad()
-		}
-		var v [4]uint64
-		for i, bits := range []int{16, 8, 8, 32} {
-			if v[i], err = strconv.ParseUint(fields[i], 10, bits); err != nil {
-				return nil, bad()
-			}
-		}
-		prog = append(prog, bpf.RawInstruction{Op: uint16(v[0]), Jt: uint8(v[1]), Jf: uint8(v[2]), K: uint32(v[3])})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--bpf-file: %w", err)
-	}
-	if want < 0 || len(prog) != want {
-		return nil, fmt.Errorf("--bpf-file: %s: header says %d instructions, found %d", path, want, len(prog))
+	prog, err := filter.ParseDdd(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("--bpf-file: %s: %w", path, err)
 	}
 	return prog, nil
 }

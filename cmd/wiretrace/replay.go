@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/correlate/jsonl"
@@ -187,6 +188,7 @@ func (nopCloser) Close() error { return nil }
 
 func newReplayCmd() *cobra.Command {
 	var o outputFlags
+	var filterExpr string
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
 		Short: "Replay pcap/pcapng files (optionally .gz) and print the traces",
@@ -195,14 +197,15 @@ merges them in timestamp order, and prints the traces they contain. Each
 span's capture field is the name of the file it was seen in.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReplay(cmd, &o, args)
+			return runReplay(cmd, &o, args, filterExpr)
 		},
 	}
 	o.register(cmd)
+	cmd.Flags().StringVar(&filterExpr, "filter", "", "only packets matching the tcpdump filter `EXPR` (see 'wiretrace filter')")
 	return cmd
 }
 
-func runReplay(cmd *cobra.Command, o *outputFlags, files []string) error {
+func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr string) error {
 	cfg, err := o.engineConfig(cmd)
 	if err != nil {
 		return err
@@ -235,6 +238,15 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string) error {
 		prog = newProgress(stderr, total)
 	}
 	var src capture.Source = capture.Merge(srcs...)
+	var fs *filter.Source
+	if filterExpr != "" {
+		f, err := filter.New(filterExpr, capture.LinkTypeEthernet)
+		if err != nil {
+			return err
+		}
+		fs = filter.NewSource(src, f)
+		src = fs
+	}
 	if prog != nil {
 		src = &progressSource{Source: src, eng: eng, prog: prog}
 	}
@@ -245,7 +257,11 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string) error {
 	ferr := eng.Close()
 	cerr := sink.Close()
 	if !o.quiet {
-		fmt.Fprintln(stderr, "wiretrace:", eng.StatsLine())
+		line := eng.StatsLine()
+		if fs != nil {
+			fs.Each(func(name string, v uint64) { line += fmt.Sprintf(" %s=%d", name, v) })
+		}
+		fmt.Fprintln(stderr, "wiretrace:", line)
 	}
 	switch {
 	case ferr != nil:

@@ -21,7 +21,7 @@ TCP sequence numbers.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newReplayCmd(), newVersionCmd(), newProtocolsCmd())
+	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd())
 	return root
 }
 
