@@ -160,7 +160,9 @@ func looksCompressed(b []byte) (compressed, decided bool) {
 		return false, true
 	}
 	if len(b) < 7+clen {
-		return false, false
+		// Undecided until the bytes would make a whole plain packet; a
+		// compressed packet is sent whole, so it is not 3 bytes short then.
+		return false, len(b) >= 4+clen
 	}
 	body := b[7 : 7+clen]
 	if ulen == 0 {

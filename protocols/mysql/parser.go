@@ -108,14 +108,14 @@ const (
 type stage uint8
 
 const (
-	stFirst     stage = iota // first packet of a response or of the next result set
-	stCols                   // column definitions, n left
-	stColsEOF                // EOF after the column definitions
-	stRows                   // rows until EOF or OK
-	stPrepDefs               // PREPARE: parameter then column definitions, n left
-	stPrepEOF                // PREPARE: EOF after a block of definitions
-	stInfile                 // LOCAL INFILE: OK or ERR after the client's file
-	stMore                   // a packet of a response that is neither (auth, field list, fetch)
+	stFirst    stage = iota // first packet of a response or of the next result set
+	stCols                  // column definitions, n left
+	stColsEOF               // EOF after the column definitions
+	stRows                  // rows until EOF or OK
+	stPrepDefs              // PREPARE: parameter then column definitions, n left
+	stPrepEOF               // PREPARE: EOF after a block of definitions
+	stInfile                // LOCAL INFILE: OK or ERR after the client's file
+	stMore                  // a packet of a response that is neither (auth, field list, fetch)
 )
 
 // pending is a command awaiting its response.
