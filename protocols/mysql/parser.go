@@ -753,11 +753,6 @@ func (p *Parser) finish(h *half, b []byte, msg *protocols.Message) bool {
 	case hdrERR:
 		p.errorPacket(b, msg)
 	case hdrOK:
-		if pe.kind == respResult && h.st == stFirst {
-			if affected, n := lenenc(b[1:]); n > 0 {
-				h.affected += int64(affected)
-			}
-		}
 		if pe.db != "" {
 			p.db = pe.db
 		}
