@@ -122,8 +122,8 @@ type step struct {
 }
 
 func feed(dir protocols.Direction, b ...[]byte) step { return step{dir: dir, data: cat(b...)} }
-func gap(dir protocols.Direction, n int) step         { return step{dir: dir, gap: n} }
-func end(dir protocols.Direction) step                { return step{dir: dir, end: true} }
+func gap(dir protocols.Direction, n int) step        { return step{dir: dir, gap: n} }
+func end(dir protocols.Direction) step               { return step{dir: dir, end: true} }
 
 // driver feeds a parser as protocols.Driver does.
 type driver struct {
