@@ -388,12 +388,14 @@ func (p *Parser) lose(h *half) {
 
 // resyncScan looks in b for a plausible frame header followed by another
 // (or by the end of b). It returns the bytes to skip; h.resync is cleared
-// when the frame starts there.
+// when a frame starts there. A candidate whose successor has not arrived
+// yet is waited for, unless a later one is confirmed already.
 func (p *Parser) resyncScan(h *half, b []byte) int {
 	maxLen := uint32(defaultMaxFrame)
 	if h.maxFrame > maxLen && p.other(h).strict {
 		maxLen = h.maxFrame
 	}
+	wait := -1
 	for i := 0; i+frameHeaderLen <= len(b); i++ {
 		fh := readHeader(b[i:])
 		if !fh.plausible(maxLen) {
@@ -407,11 +409,17 @@ func (p *Parser) resyncScan(h *half, b []byte) int {
 				continue
 			}
 		case end == len(b):
-		case end+frameHeaderLen-i <= p.limit:
-			return i // wait for the next header to check
+		default:
+			if wait < 0 && end+frameHeaderLen-i <= p.limit {
+				wait = i
+			}
+			continue
 		}
 		h.resync = false
 		return i
+	}
+	if wait >= 0 {
+		return wait
 	}
 	return max(0, len(b)-frameHeaderLen+1)
 }
