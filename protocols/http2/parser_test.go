@@ -472,3 +472,47 @@ func check(t *testing.T, tc parseTest, steps []step) bool {
 	}
 	return true
 }
+
+func TestSniff(t *testing.T) {
+	req, resp := grpcCall("0")
+	mid := newConn()
+	mid.frame(8, 0, 0, []byte{0, 0, 1, 0}).headers(7, 0, ":method", "GET", ":path", "/")
+	midResp := newConn()
+	midResp.frame(6, 1, 0, make([]byte, 8)).headers(7, 0, ":status", "200")
+	tests := []struct {
+		name string
+		in   string
+		want protocols.Direction
+	}{
+		{"preface", req, up},
+		{"preface cut", preface[:10], protocols.DirUnknown},
+		{"server settings", resp, down},
+		{"settings ack is ambiguous", newConn().frame(4, 1, 0, nil).bytes(), protocols.DirUnknown},
+		{"mid-stream request", mid.bytes(), up},
+		{"mid-stream response", midResp.bytes(), down},
+		{"http/1 request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", protocols.DirUnknown},
+		{"http/1 response", "HTTP/1.1 200 OK\r\n\r\n", protocols.DirUnknown},
+		{"mysql greeting", "\x4a\x00\x00\x00\x0a8.0.36\x00", protocols.DirUnknown},
+		{"kafka request", "\x00\x00\x00\x2a\x00\x03\x00\x09\x00\x00\x00\x01", protocols.DirUnknown},
+		{"unknown flags", "\x00\x00\x00\x04\x80\x00\x00\x00\x00", protocols.DirUnknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := http2.Protocol.Sniff([]byte(tc.in)); got != tc.want {
+				t.Errorf("Sniff = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownDirection(t *testing.T) {
+	p := http2.New(nil)
+	var m protocols.Message
+	if _, done, err := p.Parse(protocols.DirUnknown, []byte(preface), &m); !errors.Is(err, http2.ErrDirection) || done {
+		t.Errorf("Parse(DirUnknown) = done %v, err %v; want ErrDirection", done, err)
+	}
+	p.Gap(protocols.DirUnknown, 10)
+	if p.End(protocols.DirUnknown, &m) {
+		t.Error("End(DirUnknown) = true")
+	}
+}
