@@ -14,9 +14,6 @@ import (
 // knows the frame boundaries of a direction from its start; after a gap or a
 // mid-stream join a bad frame header makes it resynchronise instead.
 var (
-	// ErrPreface reports a client connection preface that is cut or wrong
-	// (RFC 9113 section 3.4).
-	ErrPreface = fmt.Errorf("http2: bad connection preface: %w", protocols.ErrMalformed)
 	// ErrFrame reports a frame header or payload that violates RFC 9113
 	// section 6: a stream id where none is allowed (or none where one is
 	// required), a wrong fixed length, padding longer than the payload.
