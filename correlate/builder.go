@@ -174,7 +174,7 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 		} else {
 			b.stats.UnmatchedResponses++
 			s = b.newSpan(f, fs, m)
-			s.Name = f.Protocol + " response"
+			s.Name = s.Protocol + " response"
 			s.partial = true
 			b.linker.add(s)
 		}
@@ -226,8 +226,12 @@ func (b *Builder) timeout(s *Span) {
 
 func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message) *Span {
 	fs.count++
+	proto := f.Protocol
+	if m.Protocol != "" {
+		proto = m.Protocol
+	}
 	s := &Span{
-		Protocol:   f.Protocol,
+		Protocol:   proto,
 		Name:       m.Name,
 		StartNS:    m.Start,
 		EndNS:      m.End,
@@ -246,7 +250,7 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		hasReqID:   m.HasID && m.Kind == protocols.Request,
 	}
 	if s.Name == "" {
-		s.Name = f.Protocol
+		s.Name = proto
 	}
 	s.Side = b.side(f, m)
 	for _, a := range m.Attrs {

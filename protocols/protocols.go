@@ -98,6 +98,9 @@ type Message struct {
 	Kind Kind
 	// Name is the short operation name of a request, e.g. "GET /orders".
 	Name string
+	// Protocol, when not empty, overrides the flow's protocol name for
+	// the span this message starts (gRPC calls carried by HTTP/2).
+	Protocol string
 	// Status is the outcome of a response (StatusUnknown for requests).
 	Status Status
 	// Partial is set when bytes of the message were lost (a gap).
