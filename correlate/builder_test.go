@@ -303,3 +303,26 @@ func TestPairByID(t *testing.T) {
 }
 
 func tree(a, b int64) string { return fmt.Sprintf("%d-%d", a, b) }
+
+// TestSQLCommentLink checks that a query carrying the request id in a SQL
+// comment becomes the child of the request its host was serving.
+func TestSQLCommentLink(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	web := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	db := protocols.Flow{ID: 2, Client: ap("10.0.0.2:6000"), Server: ap("10.0.0.3:3306"), Capture: "a", Protocol: "mysql"}
+	b.Message(&web, &protocols.Message{Kind: protocols.Request, Name: "GET /o", Start: 0, End: 0, Links: xrid("req-42")})
+	b.Message(&db, &protocols.Message{Kind: protocols.Request, Name: "SELECT", Start: 1, End: 1, Links: xrid("req-42"),
+		Attrs: []protocols.Attr{protocols.String("db.query.text", "SELECT 1 /* x-request-id='req-42' */")}})
+	b.Message(&db, &protocols.Message{Kind: protocols.Response, Start: 2, End: 2, Status: protocols.StatusOK})
+	b.Message(&web, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, Status: protocols.StatusOK})
+	b.Flush()
+	var got []string
+	for _, tr := range s.traces {
+		got = append(got, shape(tr)...)
+	}
+	want := []string{"GET /o [a] ok", "SELECT [a] ok <- GET /o [a] (sql_comment)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

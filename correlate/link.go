@@ -170,14 +170,22 @@ func better(a, b, s *Span) bool {
 }
 
 // sharedKey returns the link reason for a key that p and s share, or "".
+// A database span's keys come from comments in its query text, so its
+// reason is sql_comment.
 func sharedKey(p, s *Span) string {
-	if v := s.Links["x_request_id"]; usableRequestID(v) && v == p.Links["x_request_id"] {
-		return ReasonXRequestID
+	reason := ""
+	switch {
+	case usableRequestID(s.Links["x_request_id"]) && s.Links["x_request_id"] == p.Links["x_request_id"]:
+		reason = ReasonXRequestID
+	case s.adopted != "" && s.adopted == p.adopted:
+		reason = ReasonTraceHeader
+	default:
+		return ""
 	}
-	if s.adopted != "" && s.adopted == p.adopted {
-		return ReasonTraceHeader
+	if _, ok := s.Attributes["db.query.text"]; ok {
+		return ReasonSQLComment
 	}
-	return ""
+	return reason
 }
 
 // isAncestor reports whether a is p or one of p's ancestors.

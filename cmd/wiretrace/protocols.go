@@ -26,7 +26,7 @@ func newProtocolsCmd() *cobra.Command {
 				case p.New == nil:
 					transport = "udp"
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-11s %-8s ports %-22s %s\n", p.Name, transport, strings.Join(ports, ","), p.Summary)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-11s %-8s ports %-30s %s\n", p.Name, transport, strings.Join(ports, ","), p.Summary)
 			}
 			return nil
 		},

@@ -62,10 +62,11 @@ const unknownName = "HTTP/2 stream"
 
 // Protocol describes HTTP/2 for a protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{50051, 9090, 8080, 80},
-	Sniff: sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Name:    Name,
+	Summary: "HTTP/2 (h2c) and gRPC: HPACK headers, streams, method/path/status, grpc-status, trace headers incl. grpc-trace-bin",
+	Ports:   []uint16{50051, 9090, 8080, 80},
+	Sniff:   sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var _ protocols.Parser = (*Parser)(nil)

@@ -59,10 +59,11 @@ const connectName = "CONNECT"
 // Protocol describes the MySQL client/server protocol for a
 // protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{3306},
-	Sniff: Sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Name:    Name,
+	Summary: "MySQL/MariaDB: handshake database (auth never), queries, prepared statements, rows, error codes, compression, trace ids in SQL comments",
+	Ports:   []uint16{3306},
+	Sniff:   Sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var (

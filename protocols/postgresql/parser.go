@@ -8,6 +8,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/sqlcomment"
 )
 
 // Name is the protocol name used in span output and ParseErrors.
@@ -172,11 +173,13 @@ type Parser struct {
 	portals                lru
 	namespace, user        string
 	encrypted, batchFailed bool
+	cfg                    *protocols.Config
 }
 
-// New returns a parser for one connection; cfg is not used.
+// New returns a parser for one connection; cfg names the request-id keys
+// looked for in SQL comments.
 func New(cfg *protocols.Config) *Parser {
-	return &Parser{stmts: lru{max: MaxStatements}, portals: lru{max: MaxPortals}}
+	return &Parser{cfg: cfg, stmts: lru{max: MaxStatements}, portals: lru{max: MaxPortals}}
 }
 
 // lru is a bounded name → query text map that forgets the oldest name.
@@ -576,19 +579,9 @@ func (p *Parser) emitReq(msg *protocols.Message, name, text string, hasText bool
 	}
 	if text != "" {
 		msg.Attrs = append(msg.Attrs, protocols.String(attrQueryText, text))
-		msg.Links = append(msg.Links, commentLinks(text)...)
+		msg.Links = sqlcomment.Extract(text, p.cfg, msg.Links)
 	}
 	h.partial, h.size = false, 0
-}
-
-// commentLinks returns the correlation keys (traceparent, request ids)
-// found in the SQL comments of query.
-//
-// TODO(lead): return sqlcomment's result once protocols/sqlcomment (being
-// written for MySQL) is merged; this package must not parse comments itself.
-func commentLinks(query string) []protocols.Attr {
-	_ = query
-	return nil
 }
 
 // parseResp parses the server's bytes.

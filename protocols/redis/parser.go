@@ -60,10 +60,11 @@ const (
 
 // Protocol describes Redis (RESP2 and RESP3) for a protocols.Registry.
 var Protocol = &protocols.Protocol{
-	Name:  Name,
-	Ports: []uint16{6379},
-	Sniff: sniff,
-	New:   func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
+	Name:    Name,
+	Summary: "Redis RESP2/RESP3: command names (never argument values or AUTH), db index, errors, pipelining, MULTI, pub/sub pushes",
+	Ports:   []uint16{6379},
+	Sniff:   sniff,
+	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
 var _ protocols.Parser = (*Parser)(nil)

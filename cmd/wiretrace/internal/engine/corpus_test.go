@@ -67,7 +67,7 @@ type indexRow struct {
 }
 
 // parseErrorsRe reads the parse error count from an engine's stats line.
-var parseErrorsRe = regexp.MustCompile(`parse_errors=(\d+)`)
+var parseErrorsRe = regexp.MustCompile(`\bparse_errors=(\d+)`)
 
 var (
 	reqRe      = regexp.MustCompile(`HTTP/1 req=(\d+)`)

@@ -14,8 +14,11 @@ import (
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
+	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
+	"github.com/wiretrace/wiretrace/protocols/mysql"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
+	"github.com/wiretrace/wiretrace/protocols/redis"
 )
 
 // Config gathers the stages' configurations.
@@ -29,7 +32,10 @@ type Config struct {
 
 // Registry returns the protocols wiretrace knows, in sniffing priority.
 func Registry() *protocols.Registry {
-	return protocols.NewRegistry(http.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol)
+	// Text protocols first: Redis's inline commands look like HTTP/1
+	// request lines, so HTTP must have the first look.
+	return protocols.NewRegistry(http.Protocol, http2.Protocol, redis.Protocol,
+		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol)
 }
 
 // Engine runs packets through the pipeline.

@@ -21,7 +21,6 @@ import (
 var (
 	mysqlQueriesRe  = regexp.MustCompile(`MySQL COM_QUERY=(\d+)`)
 	mysqlDecodeAsRe = regexp.MustCompile("-d tcp.port==(\\d+),mysql")
-	parseErrorsRe   = regexp.MustCompile(`\bparse_errors=(\d+)`)
 )
 
 // mysqlRow is one MySQL capture of INDEX.md.
