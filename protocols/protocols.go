@@ -86,6 +86,15 @@ const (
 	// Message handoff: a Kafka topic partition ("topic/partition") and
 	// the record offsets there ("offset" or "first..last"); see
 	// protocols/kafka.
+	// LinkHandoffSend and LinkHandoffRecv tie a message handed over
+	// through a queue with no id on the wire: the producer's span carries
+	// LinkHandoffSend and the consumer's LinkHandoffRecv with the same
+	// value, "<kind>:<name>:<id>" — e.g. "redis-stream:orders:1526919030474-55",
+	// "redis-list:jobs:<hex digest of the value>",
+	// "redis-pubsub:events:<hex digest of the payload>". A message may carry
+	// several of each (a batch).
+	LinkHandoffSend         = "handoff_send"
+	LinkHandoffRecv         = "handoff_recv"
 	LinkKafkaTopicPartition = "kafka_topic_partition"
 	LinkKafkaOffset         = "kafka_offset"
 )
