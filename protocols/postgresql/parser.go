@@ -359,9 +359,24 @@ func (p *Parser) parseReq(data []byte, msg *protocols.Message) (int, bool, error
 			h.size += int(1 + length)
 		}
 		if p.request(typ, body, msg) {
-			return h.skipBody(data, off), true, nil
+			off = h.skipBody(data, off)
+			if typ == 'E' && h.skip == 0 && isSync(data[off:]) {
+				// The Sync right behind an Execute ends its batch: consume
+				// it with the Execute, or the caller would take its bytes
+				// as the start of the next request (whose start time would
+				// then be this segment's).
+				off += 5
+				p.batch = batch{}
+				p.push(token{kind: tokSync})
+			}
+			return off, true, nil
 		}
 	}
+}
+
+// isSync reports whether b starts with a whole Sync message.
+func isSync(b []byte) bool {
+	return len(b) >= 5 && b[0] == 'S' && b[1] == 0 && b[2] == 0 && b[3] == 0 && b[4] == 4
 }
 
 // request handles one client message and reports whether it filled msg.

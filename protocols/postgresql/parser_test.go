@@ -489,3 +489,44 @@ func TestSniff(t *testing.T) {
 		})
 	}
 }
+
+// TestExecuteConsumesSync checks that the Sync right behind an Execute is
+// consumed with it: the driver would otherwise take the Sync's bytes as the
+// start of the next request and give that request this segment's time.
+func TestExecuteConsumesSync(t *testing.T) {
+	p := postgresql.Protocol.New(nil)
+	var m protocols.Message
+	buf := []byte(parse("", "SELECT 1") + bind("", "") + describe('P', "") + execute("") + sync())
+	for len(buf) > 0 {
+		m.Reset()
+		n, done, err := p.Parse(protocols.ToServer, buf, &m)
+		if err != nil || n == 0 {
+			t.Fatalf("Parse = %d, %v, %v", n, done, err)
+		}
+		buf = buf[n:]
+		if done {
+			break
+		}
+	}
+	if m.Name != "SELECT" || len(buf) != 0 {
+		t.Errorf("request %q with %d bytes left, want SELECT with the Sync consumed", m.Name, len(buf))
+	}
+	// The next request and the batch's response still pair up.
+	msgs, err := run([]step{
+		feed(protocols.ToServer, parse("", "SELECT 1")+bind("", "")+execute("")+sync()),
+		feed(protocols.ToClient, parseComplete()+bindComplete()+dataRow("1")+complete("SELECT 1")+ready()),
+		feed(protocols.ToServer, query("SELECT 2")),
+		feed(protocols.ToClient, rowDesc()+dataRow("2")+complete("SELECT 1")+ready()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range msgs {
+		names = append(names, m.Name)
+	}
+	if len(msgs) != 4 || msgs[0].Name != "SELECT" || msgs[2].Name != "SELECT" ||
+		msgs[1].Kind != protocols.Response || msgs[3].Kind != protocols.Response {
+		t.Errorf("messages %v, want request, response, request, response", names)
+	}
+}
