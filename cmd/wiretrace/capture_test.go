@@ -277,7 +277,7 @@ func TestCaptureMatchesReplay(t *testing.T) {
 	defer srv.Close()
 
 	pcap := filepath.Join(dir, "tcpdump.pcap")
-	td := exec.CommandContext(ctx, "ip", "netns", "exec", n.a, "tcpdump", "-i", "wta", "-U", "-w", pcap, "tcp")
+	td := exec.CommandContext(ctx, "ip", "netns", "exec", n.a, "tcpdump", "-i", "wta", "-U", "--immediate-mode", "-w", pcap, "tcp")
 	tdErr := &syncBuffer{}
 	td.Stderr = tdErr
 	if err := td.Start(); err != nil {

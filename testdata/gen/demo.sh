@@ -239,7 +239,7 @@ dump_pids=()
 for c in "${captures[@]}"; do
 	IFS=: read -r ns ifc file <<<"$c"
 	# -U: write each packet as it arrives; snaplen 0 = whole frames.
-	start "tcpdump-$file.log" "$ns" "$TCPDUMP" -i "$ifc" -s 0 -U -n -w "$tmp/$file" tcp
+	start "tcpdump-$file.log" "$ns" "$TCPDUMP" -i "$ifc" -s 0 -U --immediate-mode -n -w "$tmp/$file" tcp
 	dump_pids+=("${pids[-1]}")
 done
 for c in "${captures[@]}"; do
