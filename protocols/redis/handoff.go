@@ -20,6 +20,8 @@ const (
 	// maxEntryID bounds a stream entry id ("<ms>-<seq>" is at most 41
 	// bytes); a longer reply gives no link.
 	maxEntryID = 64
+	// MaxDigestLen bounds the bytes of a value that are hashed; see digest.
+	MaxDigestLen = 64 << 10
 	// keyCacheLen is the number of key strings remembered for the replies
 	// of LPOP, XADD, LMOVE and the like, so that a consumer looping on one
 	// key allocates nothing for it.
@@ -39,6 +41,34 @@ const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
+
+// digest is the digest of a value being read: FNV-1a 64 of its first
+// MaxDigestLen bytes and, when it is longer, of its length too (8 bytes,
+// little-endian), so that a huge value costs no more than MaxDigestLen.
+type digest struct {
+	h uint64
+	n int64 // bytes seen
+}
+
+func (d *digest) reset() { d.h, d.n = fnvOffset, 0 }
+
+func (d *digest) add(b []byte) {
+	if d.n < MaxDigestLen {
+		d.h = fnv(d.h, b[:min(int64(len(b)), MaxDigestLen-d.n)])
+	}
+	d.n += int64(len(b))
+}
+
+func (d *digest) sum() uint64 {
+	if d.n <= MaxDigestLen {
+		return d.h
+	}
+	var l [8]byte
+	for i := range l {
+		l[i] = byte(d.n >> (8 * i))
+	}
+	return fnv(d.h, l[:])
+}
 
 func fnv(h uint64, b []byte) uint64 {
 	for _, c := range b {
@@ -196,7 +226,7 @@ func (q *reqHalf) argStart(i int64) {
 	case roleKey2:
 		q.key2.reset()
 	case roleValue:
-		q.dig = fnvOffset
+		q.dig.reset()
 	}
 }
 
@@ -208,7 +238,7 @@ func (q *reqHalf) argData(b []byte) {
 	case roleKey2:
 		q.key2.add(b)
 	case roleValue:
-		q.dig = fnv(q.dig, b)
+		q.dig.add(b)
 	}
 }
 
@@ -227,7 +257,7 @@ func (q *reqHalf) argEnd() {
 				kind = kindPubSub
 			}
 			var nb [MaxLinkName]byte
-			q.links = appendLink(q.links, protocols.LinkHandoffSend, kind, q.key1.appendTo(nb[:0]), nil, q.dig)
+			q.links = appendLink(q.links, protocols.LinkHandoffSend, kind, q.key1.appendTo(nb[:0]), nil, q.dig.sum())
 		}
 	}
 	q.role = roleNone
@@ -348,7 +378,7 @@ func (r *respHalf) factStart(act uint8) {
 	if act&actID != 0 {
 		r.idN = 0
 	}
-	r.dig = fnvOffset
+	r.dig.reset()
 }
 
 // factData feeds bytes of the bulk string in progress.
@@ -367,7 +397,7 @@ func (r *respHalf) factData(b []byte) {
 		}
 	}
 	if r.act&(actValue|actPayload) != 0 {
-		r.dig = fnv(r.dig, b)
+		r.dig.add(b)
 	}
 }
 
@@ -388,7 +418,7 @@ func (p *Parser) factEnd() {
 		r.ch.ok = ok
 	}
 	if act&actPayload != 0 {
-		r.pubDig, r.pubOK = r.dig, ok
+		r.pubDig, r.pubOK = r.dig.sum(), ok
 	}
 	if !ok {
 		return
@@ -407,14 +437,14 @@ func (p *Parser) factEnd() {
 		switch r.plan {
 		case planBPop, planMPop:
 			if r.key.ok {
-				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, r.key.appendTo(nb[:0]), nil, r.dig)
+				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, r.key.appendTo(nb[:0]), nil, r.dig.sum())
 			}
 		case planPop, planMove:
 			if head != nil && head.key1 != "" {
-				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, head.key1, nil, r.dig)
+				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, head.key1, nil, r.dig.sum())
 			}
 			if r.plan == planMove && head != nil && head.key2 != "" {
-				r.links = appendLink(r.links, protocols.LinkHandoffSend, kindList, head.key2, nil, r.dig)
+				r.links = appendLink(r.links, protocols.LinkHandoffSend, kindList, head.key2, nil, r.dig.sum())
 			}
 		}
 	}

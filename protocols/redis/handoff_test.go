@@ -356,3 +356,79 @@ func TestHandoffAllocs(t *testing.T) {
 		t.Errorf("%v allocations per LPOP and reply, want 1 (the link)", n)
 	}
 }
+
+// BenchmarkHandoff parses a command and its reply per iteration on one
+// connection: the cost of the plans, the digests and the link strings.
+func BenchmarkHandoff(b *testing.B) {
+	big := strings.Repeat("x", 64<<10)
+	var entries []string
+	for i := range 10 {
+		entries = append(entries, entry("1526919030474-"+itoa(i), "item", "42"))
+	}
+	cases := []struct{ name, up, down string }{
+		{"lpush_3", cmd("LPUSH", "jobs", "a", "b", "c"), ":3\r\n"},
+		{"lpush_64k", cmd("LPUSH", "jobs", big), ":1\r\n"},
+		{"brpop", cmd("BRPOP", "jobs", "0"), arr(bulk("jobs"), bulk("value"))},
+		{"lpop", cmd("LPOP", "jobs"), bulk("value")},
+		{"xadd", cmd("XADD", "orders", "*", "item", "42"), bulk("1526919030474-55")},
+		{"xread_10", cmd("XREAD", "COUNT", "10", "STREAMS", "orders", "0"), arr(arr(bulk("orders"), arr(entries...)))},
+		{"get_no_plan", getK, bulkR},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			var msg protocols.Message
+			ups, downs := []byte(bc.up), []byte(bc.down)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(ups) + len(downs)))
+			p := redis.New(nil)
+			parse := func(dir protocols.Direction, data []byte) {
+				for len(data) > 0 {
+					msg.Reset()
+					n, done, err := p.Parse(dir, data, &msg)
+					if err != nil || (n == 0 && !done) {
+						b.Fatalf("n=%d done=%v err=%v", n, done, err)
+					}
+					data = data[n:]
+				}
+			}
+			for range b.N {
+				parse(up, ups)
+				parse(down, downs)
+			}
+		})
+	}
+}
+
+// TestHandoffLongValue checks the digest of a value longer than
+// MaxDigestLen: its first MaxDigestLen bytes and its length, the same at
+// both ends however the bytes arrive.
+func TestHandoffLongValue(t *testing.T) {
+	v := strings.Repeat("0123456789", redis.MaxDigestLen/10+100)
+	h := fnv.New64a()
+	h.Write([]byte(v[:redis.MaxDigestLen]))
+	n := uint64(len(v))
+	h.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), byte(n >> 32), byte(n >> 40), byte(n >> 48), byte(n >> 56)})
+	want := "redis-list:big:" + hex.EncodeToString(h.Sum(nil))
+	up1, down1 := cmd("RPUSH", "big", v), arr(bulk("big"), bulk(v))
+	for _, chunk := range []int{1 << 20, 1000, 7} {
+		var steps []step
+		for i := 0; i < len(up1); i += chunk {
+			steps = append(steps, feed(up, up1[i:min(i+chunk, len(up1))]))
+		}
+		steps = append(steps, feed(up, cmd("BRPOP", "big", "0")), feed(down, ":1\r\n"))
+		for i := 0; i < len(down1); i += chunk {
+			steps = append(steps, feed(down, down1[i:min(i+chunk, len(down1))]))
+		}
+		got, err := run(steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var links []protocols.Attr
+		for _, m := range got {
+			links = append(links, m.Links...)
+		}
+		if diff := cmp.Diff([]protocols.Attr{send(want), recv(want)}, links); diff != "" {
+			t.Errorf("chunks of %d (-want +got):\n%s", chunk, diff)
+		}
+	}
+}

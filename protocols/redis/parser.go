@@ -61,7 +61,7 @@ const (
 // Protocol describes Redis (RESP2 and RESP3) for a protocols.Registry.
 var Protocol = &protocols.Protocol{
 	Name:    Name,
-	Summary: "Redis RESP2/RESP3: command names (never argument values or AUTH), db index, errors, pipelining, MULTI, pub/sub pushes",
+	Summary: "Redis RESP2/RESP3: command names (never argument values or AUTH), db index, errors, pipelining, MULTI, pub/sub pushes, queue hand-off links (streams, lists, pub/sub)",
 	Ports:   []uint16{6379},
 	Sniff:   sniff,
 	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
@@ -257,7 +257,7 @@ type reqHalf struct {
 	role       uint8 // what the argument in progress gives
 	roleLost   bool  // a gap cut the argument in progress
 	key1, key2 name
-	dig        uint64           // digest of the value in progress
+	dig        digest           // of the value in progress
 	links      []protocols.Attr // handoff links of the command, reused
 }
 
@@ -684,7 +684,7 @@ type respHalf struct {
 	plan    plan  // of the command the reply answers
 	act     uint8 // what the bulk string in progress gives
 	actLost bool  // a gap cut it, or it is too long
-	dig     uint64
+	dig     digest
 	key, ch name
 	id      [maxEntryID]byte
 	idN     int
