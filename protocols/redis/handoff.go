@@ -265,13 +265,10 @@ func (q *reqHalf) argEnd() {
 
 // intern returns k as a string, from a small cache when it was seen lately.
 func (p *Parser) intern(k *name) string {
-	if !k.ok {
-		return ""
-	}
 	var nb [MaxLinkName]byte
 	b := k.appendTo(nb[:0])
 	for _, s := range p.keys {
-		if s == string(b) && s != "" {
+		if s == string(b) {
 			return s
 		}
 	}
@@ -427,7 +424,7 @@ func (p *Parser) factEnd() {
 	var nb [MaxLinkName]byte
 	if act&actID != 0 && r.idN > 0 {
 		switch {
-		case r.plan == planXAdd && head != nil && head.key1 != "":
+		case r.plan == planXAdd && head != nil && head.keyOK&1 != 0:
 			r.links = appendLink(r.links, protocols.LinkHandoffSend, kindStream, head.key1, r.id[:r.idN], 0)
 		case r.plan == planXRead && r.key.ok:
 			r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindStream, r.key.appendTo(nb[:0]), r.id[:r.idN], 0)
@@ -440,10 +437,10 @@ func (p *Parser) factEnd() {
 				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, r.key.appendTo(nb[:0]), nil, r.dig.sum())
 			}
 		case planPop, planMove:
-			if head != nil && head.key1 != "" {
+			if head != nil && head.keyOK&1 != 0 {
 				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, head.key1, nil, r.dig.sum())
 			}
-			if r.plan == planMove && head != nil && head.key2 != "" {
+			if r.plan == planMove && head != nil && head.keyOK&2 != 0 {
 				r.links = appendLink(r.links, protocols.LinkHandoffSend, kindList, head.key2, nil, r.dig.sum())
 			}
 		}

@@ -193,14 +193,15 @@ func TestHandoff(t *testing.T) {
 		{
 			name: "lpop rpop with count, null",
 			steps: []step{
-				feed(up, cmd("LPOP", "jobs")+cmd("RPOP", "jobs", "2")+cmd("LPOP", "empty")+cmd("LPOP", "jobs")),
-				feed(down, bulk("a")+arr(bulk("b"), bulk("c"))+nullR+"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+				feed(up, cmd("LPOP", "jobs")+cmd("RPOP", "jobs", "2")+cmd("LPOP", "empty")+cmd("LPOP", "jobs")+cmd("LPUSH", "", "e")+cmd("LPOP", "")),
+				feed(down, bulk("a")+arr(bulk("b"), bulk("c"))+nullR+"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"+":1\r\n"+bulk("e")),
 			},
 			want: []protocols.Message{
 				c("LPOP", "jobs"), c("RPOP", "jobs", "2"), c("LPOP", "empty"), c("LPOP", "jobs"),
+				with(c("LPUSH", "", "e"), send("redis-list::"+digest("e"))), c("LPOP", ""),
 				with(ok(7), recv("redis-list:jobs:"+digest("a"))),
 				with(ok(len(arr(bulk("b"), bulk("c")))), recv("redis-list:jobs:"+digest("b")), recv("redis-list:jobs:"+digest("c"))),
-				ok(5), fail("WRONGTYPE", len(errR)),
+				ok(5), fail("WRONGTYPE", len(errR)), ok(4), with(ok(7), recv("redis-list::"+digest("e"))),
 			},
 		},
 		{

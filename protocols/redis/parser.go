@@ -114,8 +114,9 @@ type pending struct {
 	plan    plan   // which reply elements give handoff links
 	replies int32  // replies still expected; -1: unsubscribe from all (resolved at the first)
 	got     int32  // confirmations consumed so far
-	key1    string // the command's key for its reply's links (LPOP, XADD, LMOVE's source); "" when unknown
+	key1    string // the command's key for its reply's links (LPOP, XADD, LMOVE's source)
 	key2    string // LMOVE's destination
+	keyOK   uint8  // bit 0: key1 is known, bit 1: key2 is
 }
 
 type queryEntry struct {
@@ -530,10 +531,13 @@ func (p *Parser) emitRequest(msg *protocols.Message) {
 	if !msg.NoResponse {
 		e := pending{replies: 1, plan: q.plan}
 		switch q.plan {
-		case planXAdd, planPop:
-			e.key1 = p.intern(&q.key1)
-		case planMove:
-			e.key1, e.key2 = p.intern(&q.key1), p.intern(&q.key2)
+		case planXAdd, planPop, planMove:
+			if q.key1.ok {
+				e.key1, e.keyOK = p.intern(&q.key1), 1
+			}
+			if q.plan == planMove && q.key2.ok {
+				e.key2, e.keyOK = p.intern(&q.key2), e.keyOK|2
+			}
 		}
 		if f := commandFamily(q.cmd); f != famNone {
 			e.fam = f
