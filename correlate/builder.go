@@ -367,6 +367,8 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			}
 		case protocols.LinkKafkaTopicPartition, protocols.LinkKafkaOffset:
 			set(l.Key, v)
+		case protocols.LinkHandoffSend, protocols.LinkHandoffRecv:
+			set(l.Key, v) // the first of a batch; see protocols/redis
 		case protocols.LinkSW8:
 			if t, seg, sp, ok := parseSW8(v); ok {
 				set("sw8_trace_id", t)

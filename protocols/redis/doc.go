@@ -24,8 +24,10 @@
 // name followed by one "?" per argument ("SET ? ?"), at most MaxPlaceholders
 // of them, then " ...". Only the name, a container's subcommand, SELECT's
 // index, HELLO's protocol version and CLIENT REPLY's mode are read at all,
-// each at most 32 bytes into the parser's own storage; AUTH, HELLO's AUTH
-// and every other argument are skipped unread. db.namespace is the database
+// each at most 32 bytes into the parser's own storage, plus the key and
+// values of the queue commands (see Queue hand-off: the key at most
+// MaxLinkName bytes, values only hashed); AUTH, HELLO's AUTH and every
+// other argument are skipped unread. db.namespace is the database
 // index of the last SELECT on the connection (applied from the next command
 // on, whether or not it succeeded; "0" after RESET) and absent before one.
 //
@@ -62,10 +64,57 @@
 // push) and confirmations nothing waits for are emitted as Unsolicited
 // responses, each a span of its own named "PUBSUB message", "PUBSUB
 // pmessage", "PUBSUB smessage", "PUBSUB subscribe", ..., "PUSH invalidate"
-// (client-side caching) or "PUSH". The channel and payload are values and
-// are not reported. After MONITOR, simple strings that no command waits for
+// (client-side caching) or "PUSH". The payload is a value and is not
+// reported; a message's channel appears only in its handoff link (below).
+// After MONITOR, simple strings that no command waits for
 // are Unsolicited "MONITOR" spans. HELLO 3 switches the connection to RESP3
 // semantics: arrays are then never messages.
+//
+// # Queue hand-off
+//
+// Redis carries no trace context, but a value handed from a producer to a
+// consumer through a stream, a list or a channel is seen at both ends.
+// Messages carry [protocols.LinkHandoffSend] (producer) and
+// [protocols.LinkHandoffRecv] (consumer) links whose equal values tie the
+// two spans, "<kind>:<name>:<id>":
+//
+//   - Streams, "redis-stream:<key>:<entry id>": the reply to XADD (the entry
+//     id is the reply) carries Send; the replies to XREAD and XREADGROUP
+//     (RESP2 arrays [[stream, [[id, fields]...]]...] and RESP3 maps
+//     stream => entries) carry one Recv per entry.
+//   - Lists, "redis-list:<key>:<digest of the value>": LPUSH, RPUSH, LPUSHX
+//     and RPUSHX commands carry one Send per value; the replies to BLPOP and
+//     BRPOP ([key, value]), LMPOP and BLMPOP ([key, [values]]), LPOP and
+//     RPOP (a value, or an array with a count; the key is the command's)
+//     carry one Recv per value; the reply to LMOVE, BLMOVE, RPOPLPUSH and
+//     BRPOPLPUSH carries Recv on the source and Send on the destination (the
+//     moved value is produced again).
+//   - Pub/sub, "redis-pubsub:<channel>:<digest of the payload>": PUBLISH and
+//     SPUBLISH commands carry Send; every "message", "pmessage" (the channel,
+//     not the pattern) and "smessage" (RESP2 array or RESP3 push) carries
+//     Recv.
+//
+// The digest is the FNV-1a 64 hash (http://www.isthe.com/chongo/tech/comp/fnv/)
+// of the value's bytes in 16 lower-case hex digits, computed as the bytes
+// stream through: values are never buffered, copied or shown. Only the
+// first [MaxDigestLen] bytes are hashed; a longer value's hash goes on over
+// its length (8 bytes, little-endian). Equal values
+// pushed to one list give equal links, so the linker cannot tell them
+// apart. Names (keys, channels) are shown as they are, since keys are
+// usually not secrets: no escaping (a ':' in a name needs none, the id being
+// last); a name longer than [MaxLinkName] bytes is cut to its first
+// MaxLinkName-17 bytes followed by "~" and the hex digest of the whole name,
+// the same way at both ends. A message carries at most [MaxHandoffLinks]
+// links; an entry id longer than 64 bytes, or a name, value or id cut by a
+// gap, gives none. Only the argument positions a command's plan names are
+// read (the key, the values to digest); others are skipped as before.
+// Not linked: replies inside MULTI/EXEC (the commands get +QUEUED), RESP3
+// streamed strings, inline commands whose values use quotes with escapes
+// (the raw text is digested), XCLAIM/XAUTOCLAIM, sorted-set pops.
+//
+// Links on a command are set when it is emitted; links on a reply are set
+// on the reply (the correlate Builder adds a response's keys that the span
+// does not have yet).
 //
 // # Sizes
 //
@@ -108,10 +157,9 @@
 // A Parser serves one connection and is not safe for concurrent use. It
 // does no I/O, starts no goroutines and never reads the clock. Strings in a
 // Message are interned or freshly allocated and may be retained; the Attrs
-// and Links slices belong to the caller. Redis carries no trace context, so
-// Links is never set.
+// and Links slices belong to the caller. Links holds only handoff links (see
+// Queue hand-off): Redis carries no trace context.
 //
 // Not supported: the replication stream (PSYNC/SYNC: the RDB payload is not
-// RESP and stops the flow with a ParseError), and keeping the channel of a
-// pub/sub message.
+// RESP and stops the flow with a ParseError).
 package redis

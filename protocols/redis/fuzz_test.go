@@ -178,6 +178,17 @@ func checkMsg(t *testing.T, dir protocols.Direction, m *protocols.Message) {
 			t.Fatalf("%v: empty attribute key in %+v", dir, m)
 		}
 	}
+	if len(m.Links) > redis.MaxHandoffLinks {
+		t.Fatalf("%v: %d links", dir, len(m.Links))
+	}
+	for _, l := range m.Links {
+		kind, rest, _ := strings.Cut(l.Str, ":")
+		if l.Key != protocols.LinkHandoffSend && l.Key != protocols.LinkHandoffRecv ||
+			kind != "redis-stream" && kind != "redis-list" && kind != "redis-pubsub" ||
+			strings.LastIndexByte(rest, ':') < 0 || len(l.Str) > 13+1+redis.MaxLinkName+1+64 {
+			t.Fatalf("%v: bad link %+v", dir, l)
+		}
+	}
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -61,7 +61,7 @@ const (
 // Protocol describes Redis (RESP2 and RESP3) for a protocols.Registry.
 var Protocol = &protocols.Protocol{
 	Name:    Name,
-	Summary: "Redis RESP2/RESP3: command names (never argument values or AUTH), db index, errors, pipelining, MULTI, pub/sub pushes",
+	Summary: "Redis RESP2/RESP3: command names (never argument values or AUTH), db index, errors, pipelining, MULTI, pub/sub pushes, queue hand-off links (streams, lists, pub/sub)",
 	Ports:   []uint16{6379},
 	Sniff:   sniff,
 	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
@@ -86,6 +86,8 @@ type Parser struct {
 	subs      [3]int64
 	queries   [queryCacheLen]queryEntry
 	queryNext int
+	keys      [keyCacheLen]string // recent keys of planned commands
+	keyNext   int
 }
 
 // New returns a parser for one connection. The configuration is not used:
@@ -109,8 +111,12 @@ const (
 // pending is a command awaiting its replies.
 type pending struct {
 	fam     uint8
-	replies int32 // replies still expected; -1: unsubscribe from all (resolved at the first)
-	got     int32 // confirmations consumed so far
+	plan    plan   // which reply elements give handoff links
+	replies int32  // replies still expected; -1: unsubscribe from all (resolved at the first)
+	got     int32  // confirmations consumed so far
+	key1    string // the command's key for its reply's links (LPOP, XADD, LMOVE's source)
+	key2    string // LMOVE's destination
+	keyOK   uint8  // bit 0: key1 is known, bit 1: key2 is
 }
 
 type queryEntry struct {
@@ -246,12 +252,22 @@ type reqHalf struct {
 	args      [3]arg
 	cmd       string // resolved name; "" when unknown
 	words     int64  // words of cmd taken from the arguments (1 or 2)
+
+	// Handoff plan (handoff.go).
+	plan       plan
+	role       uint8 // what the argument in progress gives
+	roleLost   bool  // a gap cut the argument in progress
+	key1, key2 name
+	dig        digest           // of the value in progress
+	links      []protocols.Attr // handoff links of the command, reused
 }
 
 func (q *reqHalf) begin() {
 	q.active, q.partial, q.size = true, false, 0
 	q.argc, q.argi, q.remain, q.keep = 0, 0, 0, false
 	q.cmd, q.words = "", 1
+	q.plan, q.role, q.roleLost, q.links = planNone, roleNone, false, q.links[:0]
+	q.key1.ok, q.key2.ok = false, false
 	for i := range q.args {
 		q.args[i].reset()
 	}
@@ -278,6 +294,7 @@ func (q *reqHalf) resolve(i int64) {
 	switch i {
 	case 0:
 		q.cmd = commandName(q.args[0].value())
+		q.plan = planOf(q.cmd)
 	case 1:
 		if isContainer(q.cmd) {
 			if s := subcommandName(q.cmd, q.args[1].value()); s != "" {
@@ -363,6 +380,7 @@ func (p *Parser) parseRequest(data []byte, msg *protocols.Message) (int, bool, e
 			if q.keep {
 				q.args[q.argi].reset()
 			}
+			q.argStart(q.argi)
 			q.st = rqArgBody
 
 		case rqArgBody:
@@ -370,10 +388,12 @@ func (p *Parser) parseRequest(data []byte, msg *protocols.Message) (int, bool, e
 			if int64(k) > q.remain {
 				k = int(q.remain)
 			}
-			if q.keep {
-				body := min(int64(k), q.remain-2)
-				if body > 0 {
+			if body := min(int64(k), q.remain-2); body > 0 {
+				if q.keep {
 					q.args[q.argi].add(rest[:body])
+				}
+				if q.role != roleNone {
+					q.argData(rest[:body])
 				}
 			}
 			n += k
@@ -387,6 +407,7 @@ func (p *Parser) parseRequest(data []byte, msg *protocols.Message) (int, bool, e
 			if q.keep {
 				q.resolve(i)
 			}
+			q.argEnd()
 			q.keep = false
 			if q.argi < q.argc {
 				q.st = rqArgHeader
@@ -455,6 +476,9 @@ func (q *reqHalf) inline(line []byte) {
 			a.add(line[start:end])
 			q.resolve(argc)
 		}
+		q.argStart(argc)
+		q.argData(line[start:end])
+		q.argEnd()
 		argc++
 	}
 	q.argc, q.argi = argc, argc
@@ -473,6 +497,7 @@ func (p *Parser) gapRequest(size int) {
 			if q.keep {
 				q.args[q.argi].lost = true
 			}
+			q.roleLost = true
 			return
 		}
 	}
@@ -480,6 +505,7 @@ func (p *Parser) gapRequest(size int) {
 		q.begin() // a placeholder for the command the gap began
 	}
 	q.partial = true
+	q.role = roleNone
 	q.st, q.lineStart = rqResync, true
 }
 
@@ -500,9 +526,19 @@ func (p *Parser) emitRequest(msg *protocols.Message) {
 	if p.db != "" {
 		msg.Attrs = append(msg.Attrs, protocols.String(attrNamespace, p.db))
 	}
+	msg.Links = append(msg.Links, q.links...)
 	msg.NoResponse = p.effects()
 	if !msg.NoResponse {
-		e := pending{replies: 1}
+		e := pending{replies: 1, plan: q.plan}
+		switch q.plan {
+		case planXAdd, planPop, planMove:
+			if q.key1.ok {
+				e.key1, e.keyOK = p.intern(&q.key1), 1
+			}
+			if q.plan == planMove && q.key2.ok {
+				e.key2, e.keyOK = p.intern(&q.key2), e.keyOK|2
+			}
+		}
 		if f := commandFamily(q.cmd); f != famNone {
 			e.fam = f
 			switch {
@@ -647,12 +683,26 @@ type respHalf struct {
 	cbuf [wordCap]byte
 	cn   int
 	long bool
+
+	// Handoff plan (handoff.go).
+	plan    plan  // of the command the reply answers
+	act     uint8 // what the bulk string in progress gives
+	actLost bool  // a gap cut it, or it is too long
+	dig     digest
+	key, ch name
+	id      [maxEntryID]byte
+	idN     int
+	pubDig  uint64 // a pub/sub message's payload digest
+	pubOK   bool
+	links   []protocols.Attr // handoff links of the reply, reused
 }
 
 func (r *respHalf) begin() {
 	r.active, r.complete, r.partial, r.size = true, false, false, 0
 	r.typ, r.count, r.kindN, r.subs, r.hasSub, r.errN = 0, 0, -1, 0, false, 0
 	r.cap, r.cn, r.long = capNone, 0, false
+	r.plan, r.act, r.pubOK, r.links = planNone, 0, false, r.links[:0]
+	r.key.ok, r.ch.ok = false, false
 }
 
 func (r *respHalf) keep(b []byte) {
@@ -751,6 +801,9 @@ func (p *Parser) parseReply(data []byte, msg *protocols.Message) (int, bool, err
 					continue
 				}
 				r.begin()
+				if h := p.first(); h != nil {
+					r.plan = h.plan
+				}
 			}
 			switch c {
 			case '+', '-', ':', '_', ',', '#', '(':
@@ -806,6 +859,9 @@ func (p *Parser) parseReply(data []byte, msg *protocols.Message) (int, bool, err
 					r.st = rsChunk
 				default:
 					r.cap = r.target(c)
+					if c == '$' {
+						r.factStart(p.factTarget())
+					}
 					r.remain, r.chunked, r.st = v+2, false, rsBody
 				}
 			default: // aggregates
@@ -850,6 +906,9 @@ func (p *Parser) parseReply(data []byte, msg *protocols.Message) (int, bool, err
 			}
 			if body := min(int64(k), r.remain-2); body > 0 {
 				r.keep(rest[:body])
+				if r.act != 0 {
+					r.factData(rest[:body])
+				}
 			}
 			n += k
 			r.size += k
@@ -862,6 +921,7 @@ func (p *Parser) parseReply(data []byte, msg *protocols.Message) (int, bool, err
 				continue
 			}
 			r.captured()
+			p.factEnd()
 			r.st = rsElem
 			top = r.done(false)
 
@@ -927,6 +987,7 @@ func (p *Parser) gapReply(size int) {
 			if r.cap != capNone {
 				r.long = true
 			}
+			r.actLost = true
 			return
 		}
 	}
@@ -937,6 +998,7 @@ func (p *Parser) gapReply(size int) {
 		r.partial = true
 	}
 	r.cap, r.cn, r.long = capNone, 0, false
+	r.act = 0
 	r.st, r.lineStart, r.stack = rsResync, true, r.stack[:0]
 }
 
@@ -1044,6 +1106,7 @@ func (p *Parser) fillReply(msg *protocols.Message, status protocols.Status) {
 	if status == protocols.StatusError && r.errN > 0 {
 		msg.Attrs = append(msg.Attrs, protocols.String(attrStatus, errorPrefix(r.errw[:r.errN])))
 	}
+	msg.Links = append(msg.Links, r.links...)
 	r.carry = 0
 	p.endReply()
 }
@@ -1057,6 +1120,11 @@ func (p *Parser) fillUnsolicited(msg *protocols.Message, name string) {
 	msg.Partial = r.partial
 	msg.Size = r.size
 	msg.Attrs = append(msg.Attrs, protocols.String(attrSystem, systemRedis))
+	switch name {
+	case "PUBSUB message", "PUBSUB pmessage", "PUBSUB smessage":
+		p.pubsubLink()
+		msg.Links = append(msg.Links, r.links...)
+	}
 	p.endReply()
 }
 

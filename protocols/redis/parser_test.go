@@ -199,7 +199,7 @@ func TestParse(t *testing.T) {
 				feed(down, "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:1\r\n"),
 			},
 			want: []protocols.Message{
-				req("MULTI", "MULTI", 15), req("INCR", "INCR ?", 21), req("LPUSH", "LPUSH ? ?", 29), req("EXEC", "EXEC", 14),
+				req("MULTI", "MULTI", 15), req("INCR", "INCR ?", 21), with(req("LPUSH", "LPUSH ? ?", 29), send("redis-list:l:"+digest("x"))), req("EXEC", "EXEC", 14),
 				ok(5), ok(9), ok(9), ok(12),
 			},
 		},
@@ -278,10 +278,10 @@ func TestParse(t *testing.T) {
 				feed(up, unsubAll), feed(down, unconfA+unconfB+msgA),
 			},
 			want: []protocols.Message{
-				req("SUBSCRIBE", "SUBSCRIBE ? ?", len(subAB)), ok(len(confA) + len(confB)), push("PUBSUB message", len(msgA)),
-				req("PSUBSCRIBE", "PSUBSCRIBE ?", 29), ok(33), push("PUBSUB pmessage", len(pmsgA)), push("PUBSUB message", len(msgA)),
+				req("SUBSCRIBE", "SUBSCRIBE ? ?", len(subAB)), ok(len(confA) + len(confB)), with(push("PUBSUB message", len(msgA)), recv("redis-pubsub:a:"+digest("hello"))),
+				req("PSUBSCRIBE", "PSUBSCRIBE ?", 29), ok(33), with(push("PUBSUB pmessage", len(pmsgA)), recv("redis-pubsub:a:"+digest("hello"))), with(push("PUBSUB message", len(msgA)), recv("redis-pubsub:a:"+digest("hello"))),
 				req("PING", "PING", 14), ok(20),
-				req("UNSUBSCRIBE", "UNSUBSCRIBE", len(unsubAll)), ok(len(unconfA) + len(unconfB)), push("PUBSUB message", len(msgA)),
+				req("UNSUBSCRIBE", "UNSUBSCRIBE", len(unsubAll)), ok(len(unconfA) + len(unconfB)), with(push("PUBSUB message", len(msgA)), recv("redis-pubsub:a:"+digest("hello"))),
 			},
 		},
 		{
@@ -291,8 +291,8 @@ func TestParse(t *testing.T) {
 				feed(up, getK), feed(down, pushMsg+"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n"),
 			},
 			want: []protocols.Message{
-				req("HELLO", "HELLO ?", 22), req("SUBSCRIBE", "SUBSCRIBE ?", 26), ok(len(helloR)), ok(len(pushConf)), push("PUBSUB message", len(pushMsg)),
-				req("GET", "GET ?", len(getK)), push("PUBSUB message", len(pushMsg)), ok(31),
+				req("HELLO", "HELLO ?", 22), req("SUBSCRIBE", "SUBSCRIBE ?", 26), ok(len(helloR)), ok(len(pushConf)), with(push("PUBSUB message", len(pushMsg)), recv("redis-pubsub:a:"+digest("hello"))),
+				req("GET", "GET ?", len(getK)), with(push("PUBSUB message", len(pushMsg)), recv("redis-pubsub:a:"+digest("hello"))), ok(31),
 			},
 		},
 		{
@@ -453,16 +453,36 @@ func TestParse(t *testing.T) {
 // TestSplits feeds each case split at every position and in single bytes:
 // the messages must not depend on how the stream is cut.
 func TestSplits(t *testing.T) {
-	cases := []struct{ name, up, down string }{
-		{"pipeline", setKV + getK + "PING\r\n" + selectTwo + getK, okR + bulkR + "+PONG\r\n" + okR + nullR},
-		{"pubsub", subAB + cmd("PING") + unsubAll, confA + confB + msgA + pmsgA + "*2\r\n$4\r\npong\r\n$0\r\n\r\n" + unconfA + unconfB},
-		{"resp3", helloAuth + getK + getK + getK, helloR + pushMsg + "|1\r\n+ttl\r\n:3600\r\n%1\r\n$1\r\na\r\n~1\r\n,1.5\r\n" + "$?\r\n;4\r\nHell\r\n;0\r\n" + "!3\r\nERR\r\n"},
+	cases := []struct {
+		name, up, down string
+		links          int // handoff links expected, when not 0
+	}{
+		{"pipeline", setKV + getK + "PING\r\n" + selectTwo + getK, okR + bulkR + "+PONG\r\n" + okR + nullR, 0},
+		{"pubsub", subAB + cmd("PING") + unsubAll, confA + confB + msgA + pmsgA + "*2\r\n$4\r\npong\r\n$0\r\n\r\n" + unconfA + unconfB, 0},
+		{"resp3", helloAuth + getK + getK + getK, helloR + pushMsg + "|1\r\n+ttl\r\n:3600\r\n%1\r\n$1\r\na\r\n~1\r\n,1.5\r\n" + "$?\r\n;4\r\nHell\r\n;0\r\n" + "!3\r\nERR\r\n", 0},
+		{"handoff", cmd("LPUSH", "jobs", "a", "bc") + cmd("BRPOP", "jobs", "0") + cmd("LMOVE", "jobs", "w", "LEFT", "LEFT") + cmd("XADD", "s", "*", "f", "v") +
+			cmd("XREAD", "STREAMS", "s", "0") + cmd("PUBLISH", "ch", "hello") + cmd("SUBSCRIBE", "ch"),
+			":2\r\n" + "*2\r\n$4\r\njobs\r\n$2\r\nbc\r\n" + "$1\r\na\r\n" + "$3\r\n1-1\r\n" +
+				"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n" + ":0\r\n" +
+				"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n" + "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n", 9},
+		{"handoff resp3", cmd("HELLO", "3") + cmd("XREAD", "STREAMS", "s", "t", "0", "0") + cmd("BLPOP", "l", "0"),
+			helloR + "%2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\nt\r\n*1\r\n*2\r\n$3\r\n2-2\r\n_\r\n" +
+				">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n" + "*2\r\n$1\r\nl\r\n$3\r\nxyz\r\n", 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want, err := run([]step{feed(up, tc.up), feed(down, tc.down), end(up), end(down)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.links > 0 {
+				n := 0
+				for _, m := range want {
+					n += len(m.Links)
+				}
+				if n != tc.links {
+					t.Fatalf("%d handoff links in one piece, want %d: %+v", n, tc.links, want)
+				}
 			}
 			for _, dir := range []protocols.Direction{up, down} {
 				data := tc.up
