@@ -322,12 +322,14 @@ func (p *Parser) clientPacket(h *half, b []byte, msg *protocols.Message) (bool, 
 }
 
 // isHandshakeResponse reports whether b is a HandshakeResponse41 (or an
-// SSLRequest): CLIENT_PROTOCOL_41 and 23 zero filler bytes.
+// SSLRequest): CLIENT_PROTOCOL_41 and 23 filler bytes, of which MariaDB
+// clients use the last 4 for MariaDB's extended capabilities, so only the
+// first 19 must be zero.
 func isHandshakeResponse(b []byte) bool {
 	if len(b) < handshakeFixedLen || le32(b)&capProtocol41 == 0 {
 		return false
 	}
-	for _, c := range b[handshakeFillerStart:handshakeFixedLen] {
+	for _, c := range b[handshakeFillerStart : handshakeFixedLen-4] {
 		if c != 0 {
 			return false
 		}

@@ -224,6 +224,11 @@ func handshake(caps uint32) []step {
 
 var loginSize = len(login(1, capsBase, "alice", "s3cret-scramble", "shop"))
 
+// mariadbLogin is a handshake response whose filler ends in MariaDB's
+// extended capability flags (MARIADB_CLIENT_EXTENDED_METADATA).
+var mariadbLogin = pkt(1, u32(capsBase), u32(1<<24), []byte{0x21}, make([]byte, 19), []byte{0x10, 0, 0, 0},
+	cstr("alice"), lstr("s3cret-scramble"), cstr("shop"), cstr("mysql_native_password"))
+
 type testCase struct {
 	name    string
 	cfg     *protocols.Config
@@ -251,6 +256,20 @@ func cases() []testCase {
 				req("SELECT", 4+1+len(sel), sysMySQL, nsShop, s("db.operation.name", "SELECT"), s("db.query.text", sel)),
 				resp(protocols.StatusOK, len(resultSet(3, false)), i("db.response.returned_rows", 3)),
 				{Kind: protocols.Request, Name: "QUIT", NoResponse: true, Size: 5, Attrs: []protocols.Attr{sysMySQL, nsShop, s("db.operation.name", "QUIT")}},
+			},
+		},
+		{
+			// MariaDB clients put their extended capabilities in the last
+			// 4 bytes of the handshake response's filler.
+			name: "mariadb extended capabilities in the filler",
+			steps: []step{
+				feed(down, greeting("8.0.36", capsBase)),
+				feed(up, mariadbLogin),
+				feed(down, ok(2, 0, 2)),
+			},
+			want: []protocols.Message{
+				req("CONNECT", len(mariadbLogin), sysMySQL, nsShop),
+				resp(protocols.StatusOK, 11),
 			},
 		},
 		{
