@@ -93,6 +93,7 @@ func TestLinking(t *testing.T) {
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	tests := []struct {
 		name      string
+		cfg       *correlate.Config
 		exchanges []exchange
 		want      [][]string
 		wantIDs   []string
@@ -145,6 +146,7 @@ func TestLinking(t *testing.T) {
 		},
 		{
 			name: "placeholder request ids link nothing",
+			cfg:  &correlate.Config{NoTimingLinks: true},
 			exchanges: []exchange{
 				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, reqLinks: xrid("-")},
 				{flow: gwOut, name: "GET /b", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("-")},
@@ -163,7 +165,7 @@ func TestLinking(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &sink{}
-			b := correlate.NewBuilder(nil, s)
+			b := correlate.NewBuilder(tc.cfg, s)
 			feed(b, tc.exchanges...)
 			if err := b.Flush(); err != nil {
 				t.Fatal(err)
