@@ -26,6 +26,8 @@ type exchange struct {
 	seq        uint32
 	reqLinks   []protocols.Attr
 	respLinks  []protocols.Attr
+	reqAttrs   []protocols.Attr
+	respAttrs  []protocols.Attr
 	status     protocols.Status
 	noResponse bool
 }
@@ -52,12 +54,13 @@ func feed(b *correlate.Builder, exs ...exchange) {
 	for _, e := range evs {
 		m := &protocols.Message{Start: e.t, End: e.t}
 		if e.resp {
-			m.Kind, m.Status, m.Links = protocols.Response, e.ex.status, e.ex.respLinks
+			m.Kind, m.Status, m.Links, m.Attrs = protocols.Response, e.ex.status, e.ex.respLinks, e.ex.respAttrs
 			if m.Status == protocols.StatusUnknown {
 				m.Status = protocols.StatusOK
 			}
 		} else {
-			m.Kind, m.Name, m.Seq, m.Links = protocols.Request, e.ex.name, e.ex.seq, e.ex.reqLinks
+			m.Kind, m.Name, m.Seq, m.Links, m.Attrs = protocols.Request, e.ex.name, e.ex.seq, e.ex.reqLinks, e.ex.reqAttrs
+			m.NoResponse = e.ex.noResponse
 		}
 		f := e.ex.flow
 		b.Message(&f, m)

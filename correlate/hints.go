@@ -268,6 +268,12 @@ func (l *Linker) setHint(s, p *Span, reason string, conf float64) {
 	l.touch(s.group)
 }
 
+// timingCand is a timing parent candidate and its weight.
+type timingCand struct {
+	p *Span
+	w float64
+}
+
 // Timing evidence weights.
 const (
 	// timingPrior is the confidence of a timing link with one candidate:
@@ -311,16 +317,12 @@ func (l *Linker) decideTiming(s *Span) {
 	if prev != nil && (prev == s || prev.EndNS > s.StartNS) {
 		prev = nil
 	}
-	type cand struct {
-		p *Span
-		w float64
-	}
-	var cs [8]cand
-	cands := cs[:0]
+	cands := l.cands[:0]
 	recent := -1
 	n := 0
 	wired := false
-	t.Descend(&Span{StartNS: s.StartNS - 1, seq: math.MaxUint64}, func(p *Span) bool {
+	l.pivot.StartNS, l.pivot.seq = s.StartNS-1, math.MaxUint64
+	t.Descend(&l.pivot, func(p *Span) bool {
 		if n >= maxCandidates {
 			return false
 		}
@@ -345,9 +347,10 @@ func (l *Linker) decideTiming(s *Span) {
 		if prev != nil && (prev.hint.parent == p || prev.Parent == p || sharedKey(p, prev) != "") {
 			w *= wSibling
 		}
-		cands = append(cands, cand{p, w})
+		cands = append(cands, timingCand{p, w})
 		return true
 	})
+	l.cands = cands[:0]
 	if wired || len(cands) == 0 {
 		return
 	}

@@ -62,8 +62,10 @@ type Linker struct {
 	recvs      map[string][]*Span               // queue handoff values received, no parent yet
 	producers  *btree.BTreeG[kafkaEntry]
 	fetches    *btree.BTreeG[kafkaEntry]
-	prodMax    int64 // longest producer offset range indexed
-	fetchMax   int64 // longest fetch offset range indexed
+	pivot      Span         // search key for byServer, reused
+	cands      []timingCand // reused by decideTiming
+	prodMax    int64        // longest producer offset range indexed
+	fetchMax   int64        // longest fetch offset range indexed
 }
 
 func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
