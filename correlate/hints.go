@@ -70,7 +70,8 @@ func kafkaRole(s *Span) string {
 // kafkaRanges returns the offset ranges of a Kafka span: each kafka_offset
 // belongs to the kafka_topic_partition just before it ("42", or
 // "36..41"). A Produce response gives the base offset of the records of a
-// partition; with one partition, the span's record count extends it.
+// partition; when the message has one partition, the span's record count
+// (messaging.batch.message_count) extends it.
 func kafkaRanges(s *Span, role string) []kafkaRange {
 	var out []kafkaRange
 	tp := ""
@@ -89,12 +90,27 @@ func kafkaRanges(s *Span, role string) []kafkaRange {
 			tp = ""
 		}
 	}
-	if role == "send" && len(out) == 1 {
+	if role == "send" && len(out) == 1 && onePartition(s) {
 		if n, ok := s.Attributes[attrBatchCount].(int64); ok && n > 1 {
 			out[0].last = out[0].first + min(n, maxKafkaRange) - 1
 		}
 	}
 	return out
+}
+
+// onePartition reports whether every topic partition of s is the same
+// (the record count is then that partition's).
+func onePartition(s *Span) bool {
+	tp := ""
+	for _, a := range s.multi {
+		if a.Key == protocols.LinkKafkaTopicPartition {
+			if tp != "" && a.Str != tp {
+				return false
+			}
+			tp = a.Str
+		}
+	}
+	return true
 }
 
 // parseOffsets parses "42" or "36..41".
