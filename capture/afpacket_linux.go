@@ -757,9 +757,12 @@ func (sk *liveSocket) fill(p *Packet, data []byte, wire int, sec, nsec, status u
 	switch sll[10] { // sll_pkttype
 	case unix.PACKET_OUTGOING:
 		p.Direction = DirectionOutbound
-	case unix.PACKET_HOST, unix.PACKET_BROADCAST, unix.PACKET_MULTICAST, unix.PACKET_OTHERHOST:
+	case unix.PACKET_HOST, unix.PACKET_BROADCAST, unix.PACKET_MULTICAST:
 		p.Direction = DirectionInbound
 	default:
+		// PACKET_OTHERHOST: addressed to another host, seen in passing
+		// (a bridge, a mirror port, promiscuous mode): neither end is
+		// local, so the capture point sees the exchange from the network.
 		p.Direction = DirectionUnknown
 	}
 	switch {

@@ -31,6 +31,14 @@ type Config struct {
 	// equal trace id. By default they are one key, since gateways often
 	// generate the request id and applications reuse it as the trace id.
 	SeparateRequestIDAndTraceID bool
+	// NoTimingLinks turns off linking by timing (an outbound call made
+	// while its host served an enclosing inbound request, with no key on
+	// the wire).
+	NoTimingLinks bool
+	// TimingMinConfidence is the confidence (0..1) below which a timing
+	// candidate is not linked and the span stays a root; 0 means 0.5, a
+	// negative value accepts every candidate.
+	TimingMinConfidence float64
 	// Seed perturbs generated ids; the same seed and input give the same
 	// ids.
 	Seed uint64
@@ -46,8 +54,10 @@ type Stats struct {
 	UnmatchedResponses uint64 // responses with no request (turned into partial spans)
 	PendingOverflow    uint64 // requests ended early because too many were pending
 	WindowForced       uint64 // traces emitted early to respect MaxPendingSpans
-	LateSpans          uint64 // span completions after their trace was emitted
+	LateSpans          uint64 // spans completed after the rest of their trace was emitted (output in a trace of their own)
 	SinkErrors         uint64 // traces the sink failed to write
+	TimingLinks        uint64 // spans linked by timing
+	TimingRejected     uint64 // timing candidates below TimingMinConfidence (spans left roots)
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -60,6 +70,8 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("window_forced", s.WindowForced)
 	f("late_spans", s.LateSpans)
 	f("sink_errors", s.SinkErrors)
+	f("timing_links", s.TimingLinks)
+	f("timing_rejected", s.TimingRejected)
 }
 
 // Builder pairs requests with responses into spans. It implements
@@ -122,8 +134,14 @@ func (b *Builder) Advance(now int64) { b.linker.advance(now) }
 // Flush ends every pending request as a timeout and emits every open trace.
 // Call it after the decode assembler's Flush.
 func (b *Builder) Flush() error {
-	for id, fs := range b.flows {
-		for _, s := range fs.pending {
+	// In flow id order, so that output does not depend on map order.
+	ids := make([]uint64, 0, len(b.flows))
+	for id := range b.flows {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, s := range b.flows[id].pending {
 			b.timeout(s)
 		}
 		delete(b.flows, id)
@@ -161,6 +179,7 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 		if m.Unsolicited {
 			s := b.newSpan(f, fs, m)
 			s.HasResponse = true
+			s.noRequest = true
 			s.Status = statusOf(s, m)
 			s.complete = true
 			b.linker.add(s)
@@ -176,6 +195,7 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 			s = b.newSpan(f, fs, m)
 			s.Name = s.Protocol + " response"
 			s.partial = true
+			s.noRequest = true
 			b.linker.add(s)
 		}
 		s.EndNS = m.End
@@ -235,6 +255,7 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		Name:       m.Name,
 		StartNS:    m.Start,
 		EndNS:      m.End,
+		reqEnd:     m.End,
 		ClientAddr: f.Client,
 		ServerAddr: f.Server,
 		Client:     Endpoint{IP: f.Client.Addr().String(), Port: int(f.Client.Port())},
@@ -315,11 +336,23 @@ func statusOf(s *Span, m *protocols.Message) string {
 	return StatusOK
 }
 
+// maxMultiLinks bounds the values of multi-valued link keys kept per span
+// (Kafka topic partitions and offsets, queue handoffs).
+const maxMultiLinks = 64
+
 // addLinks records the correlation keys of a message in the span's links,
 // interpreting trace headers. Keys already present (from the request) win.
-// It reports whether a key was added.
+// Every value of a multi-valued key (Kafka topic partition and offset,
+// queue handoff) is also kept, in order, for matching. It reports whether
+// a key was added.
 func addLinks(s *Span, links []protocols.Attr) bool {
 	added := false
+	keep := func(k, v string) {
+		if v != "" && len(s.multi) < maxMultiLinks {
+			s.multi = append(s.multi, protocols.Attr{Key: k, Str: v})
+			added = true
+		}
+	}
 	set := func(k, v string) {
 		if v == "" {
 			return
@@ -365,10 +398,10 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 			if tc, ok := parseUberTraceID(v); ok {
 				setContext("uber", tc)
 			}
-		case protocols.LinkKafkaTopicPartition, protocols.LinkKafkaOffset:
+		case protocols.LinkKafkaTopicPartition, protocols.LinkKafkaOffset,
+			protocols.LinkHandoffSend, protocols.LinkHandoffRecv:
 			set(l.Key, v)
-		case protocols.LinkHandoffSend, protocols.LinkHandoffRecv:
-			set(l.Key, v) // the first of a batch; see protocols/redis
+			keep(l.Key, v)
 		case protocols.LinkSW8:
 			if t, seg, sp, ok := parseSW8(v); ok {
 				set("sw8_trace_id", t)

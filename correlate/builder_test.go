@@ -26,6 +26,8 @@ type exchange struct {
 	seq        uint32
 	reqLinks   []protocols.Attr
 	respLinks  []protocols.Attr
+	reqAttrs   []protocols.Attr
+	respAttrs  []protocols.Attr
 	status     protocols.Status
 	noResponse bool
 }
@@ -52,12 +54,13 @@ func feed(b *correlate.Builder, exs ...exchange) {
 	for _, e := range evs {
 		m := &protocols.Message{Start: e.t, End: e.t}
 		if e.resp {
-			m.Kind, m.Status, m.Links = protocols.Response, e.ex.status, e.ex.respLinks
+			m.Kind, m.Status, m.Links, m.Attrs = protocols.Response, e.ex.status, e.ex.respLinks, e.ex.respAttrs
 			if m.Status == protocols.StatusUnknown {
 				m.Status = protocols.StatusOK
 			}
 		} else {
-			m.Kind, m.Name, m.Seq, m.Links = protocols.Request, e.ex.name, e.ex.seq, e.ex.reqLinks
+			m.Kind, m.Name, m.Seq, m.Links, m.Attrs = protocols.Request, e.ex.name, e.ex.seq, e.ex.reqLinks, e.ex.reqAttrs
+			m.NoResponse = e.ex.noResponse
 		}
 		f := e.ex.flow
 		b.Message(&f, m)
@@ -93,6 +96,7 @@ func TestLinking(t *testing.T) {
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	tests := []struct {
 		name      string
+		cfg       *correlate.Config
 		exchanges []exchange
 		want      [][]string
 		wantIDs   []string
@@ -145,6 +149,7 @@ func TestLinking(t *testing.T) {
 		},
 		{
 			name: "placeholder request ids link nothing",
+			cfg:  &correlate.Config{NoTimingLinks: true},
 			exchanges: []exchange{
 				{flow: gwIn, name: "GET /a", start: 0, end: 10 * ms, seq: 1, reqLinks: xrid("-")},
 				{flow: gwOut, name: "GET /b", start: 1 * ms, end: 9 * ms, seq: 2, reqLinks: xrid("-")},
@@ -163,7 +168,7 @@ func TestLinking(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &sink{}
-			b := correlate.NewBuilder(nil, s)
+			b := correlate.NewBuilder(tc.cfg, s)
 			feed(b, tc.exchanges...)
 			if err := b.Flush(); err != nil {
 				t.Fatal(err)

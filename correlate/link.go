@@ -11,18 +11,38 @@ const maxCandidates = 256
 
 // link decides parents and the trace id of a finished group.
 //
-// Rules, in order:
+// Rules, in order; a span keeps the first parent a rule gives it:
 //  1. The same exchange seen at several capture points (same client, server
 //     and request sequence number) is one hop: the view nearest the client
 //     (side "client", else the earliest) is the parent of the others
 //     (tcp_seq).
-//  2. A span S sent by host H is the child of the span P served by H that
+//  2. The same exchange seen at several capture points through NAT (the
+//     addresses and sequence numbers differ): a trace header names the
+//     caller's span, so on a hop A→B, A's outbound request and B's inbound
+//     request carry the same header (trace id and span id). Views at
+//     different capture points with the same header, protocol and name,
+//     where one encloses the other in time, are one hop: the enclosing one
+//     is the parent (trace_header); a client view is never the child of a
+//     server view. B's own calls carry another span id (B's client span)
+//     and are linked to B's inbound span by rule 5.
+//  3. A Kafka consumer span (Fetch) whose records carry the trace header
+//     (trace id and span id) of a producer span (Produce) is its child
+//     (trace_header); the earliest producer wins.
+//  4. Parents chosen when the span completed (see hints.go): a Fetch whose
+//     returned offsets contain records of a Produce is its child
+//     (kafka_correlation); a span that received a queue handoff value is
+//     the child of the span that sent it (queue_handoff).
+//  5. A span S sent by host H is the child of the span P served by H that
 //     carries the same X-Request-ID (x_request_id) or the same trace id
 //     (trace_header) and encloses S in time. When several qualify, the one
 //     seen at S's capture point, then the latest to start, wins. With side
 //     information, a server span and a client span of the same capture
 //     point also qualify when their addresses differ (NAT, several
 //     interfaces).
+//  6. Timing: an outbound span with no parent yet is the child of the
+//     enclosing inbound span of its host chosen when it completed, if that
+//     span is in the trace (timing, with attribute
+//     wiretrace.link.confidence).
 //
 // The trace id is the trace id adopted from a trace header of the earliest
 // span that carries one, else a 32-hex X-Request-ID (unless
@@ -68,7 +88,64 @@ func (l *Linker) link(g *group) *Trace {
 		}
 	}
 
-	// Rule 2: the span served by the sender that shares a key. Candidates
+	// Rule 2: one hop seen through NAT, by identical trace headers.
+	byHdr := make(map[string][]*Span)
+	var hdrOrder []string
+	for _, s := range spans {
+		k := headerKey(s)
+		if k == "" {
+			continue
+		}
+		if _, ok := byHdr[k]; !ok {
+			hdrOrder = append(hdrOrder, k)
+		}
+		byHdr[k] = append(byHdr[k], s)
+	}
+	for _, k := range hdrOrder {
+		list := byHdr[k]
+		for j, v := range list {
+			if v.Parent != nil || kafkaRole(v) != "" {
+				continue
+			}
+			for i := j - 1; i >= 0 && j-i <= maxCandidates; i-- {
+				u := list[i]
+				if u.Capture == v.Capture || u.Protocol != v.Protocol || u.Name != v.Name ||
+					kafkaRole(u) != "" || !encloses(u, v) ||
+					u.Side == SideServer && v.Side == SideClient || isAncestor(v, u) {
+					continue
+				}
+				setParent(v, u, ReasonTraceHeader)
+				break
+			}
+		}
+	}
+
+	// Rule 3: a Kafka consumer whose records carry a producer's header.
+	for _, k := range hdrOrder {
+		var producer *Span
+		for _, s := range byHdr[k] {
+			switch kafkaRole(s) {
+			case "send":
+				if producer == nil {
+					producer = s
+				}
+			case "receive":
+				if producer != nil && s.Parent == nil && !isAncestor(s, producer) {
+					setParent(s, producer, ReasonTraceHeader)
+				}
+			}
+		}
+	}
+
+	// Rule 4: Kafka offsets and queue handoffs, decided at completion.
+	for _, s := range spans {
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason != ReasonTiming &&
+			h.parent.group == g && !isAncestor(s, h.parent) {
+			setParent(s, h.parent, h.reason)
+		}
+	}
+
+	// Rule 5: the span served by the sender that shares a key. Candidates
 	// come from two indexes sorted by start time (spans is), and at most
 	// maxCandidates of each are examined per span, so a hostile flood of
 	// spans sharing one key costs O(n log n), not O(n²).
@@ -115,6 +192,16 @@ func (l *Linker) link(g *group) *Trace {
 		}
 	}
 
+	// Rule 6: timing, decided at completion.
+	for _, s := range spans {
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason == ReasonTiming &&
+			h.parent.group == g && !isAncestor(s, h.parent) {
+			setParent(s, h.parent, ReasonTiming)
+			s.Attributes[AttrLinkConfidence] = h.conf
+			l.stats.TimingLinks++
+		}
+	}
+
 	// Trace id.
 	id := ""
 	for _, s := range spans {
@@ -142,6 +229,21 @@ func (l *Linker) link(g *group) *Trace {
 		s.TraceID = id
 	}
 	return &Trace{ID: id, Spans: spans}
+}
+
+// headerKey returns the trace header a span carries, as kind, trace id and
+// span id (the caller's span), or "".
+func headerKey(s *Span) string {
+	for _, h := range [...]string{"traceparent", "b3", "uber"} {
+		t, sp := s.Links[h+"_trace_id"], s.Links[h+"_span_id"]
+		if t != "" && sp != "" {
+			return h + ":" + t + "/" + sp
+		}
+	}
+	if t := s.Links["sw8_trace_id"]; t != "" {
+		return "sw8:" + t + "/" + s.Links["sw8_segment_id"] + "/" + s.Links["sw8_span_id"]
+	}
+	return ""
 }
 
 func setParent(s, p *Span, reason string) {

@@ -3,6 +3,7 @@ package correlate
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -20,6 +21,18 @@ type group struct {
 	emitted    bool
 }
 
+// hostKey names a host as seen at one capture point.
+type hostKey struct {
+	capture string
+	addr    netip.Addr
+}
+
+// flowKey names a connection as seen at one capture point.
+type flowKey struct {
+	capture string
+	flow    uint64
+}
+
 // Linker groups spans into traces by shared keys, links parents and emits
 // traces when their window closes. It is created by NewBuilder.
 type Linker struct {
@@ -32,10 +45,27 @@ type Linker struct {
 	keys    map[string]*group
 	byLast  *btree.BTreeG[*group] // open groups ordered by (last, id)
 	nextID  uint64
-	pending int
+	nextSeq uint64
+	pending int // spans in open groups
+	waiting int // spans in open groups still waiting for their response
 	now     int64
 	scanned int64
 	err     error
+
+	// Indexes of the spans in open groups for the links decided when a
+	// span completes (see hints.go).
+	timing     bool
+	minConf    float64
+	byServer   map[hostKey]*btree.BTreeG[*Span] // by (StartNS, seq)
+	lastOnFlow map[flowKey]*Span                // latest completed span per connection
+	sends      map[string][]*Span               // queue handoff values sent
+	recvs      map[string][]*Span               // queue handoff values received, no parent yet
+	producers  *btree.BTreeG[kafkaEntry]
+	fetches    *btree.BTreeG[kafkaEntry]
+	pivot      Span         // search key for byServer, reused
+	cands      []timingCand // reused by decideTiming
+	prodMax    int64        // longest producer offset range indexed
+	fetchMax   int64        // longest fetch offset range indexed
 }
 
 func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
@@ -46,6 +76,18 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 		window:   int64(cfg.Window),
 		maxSpans: cfg.MaxPendingSpans,
 		keys:     make(map[string]*group),
+		timing:   !cfg.NoTimingLinks,
+		minConf:  cfg.TimingMinConfidence,
+
+		byServer:   make(map[hostKey]*btree.BTreeG[*Span]),
+		lastOnFlow: make(map[flowKey]*Span),
+		sends:      make(map[string][]*Span),
+		recvs:      make(map[string][]*Span),
+		producers:  btree.NewBTreeGOptions(kafkaLess, btree.Options{NoLocks: true}),
+		fetches:    btree.NewBTreeGOptions(kafkaLess, btree.Options{NoLocks: true}),
+	}
+	if l.minConf == 0 {
+		l.minConf = 0.5
 	}
 	if l.window <= 0 {
 		l.window = int64(5 * time.Second)
@@ -95,6 +137,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 			s.adoptedFromRequestID = true
 		}
 	}
+	s.keyed = len(ks) > 0
 	if _, ok := s.Links["req_tcp_seq"]; ok {
 		ks = append(ks, seqKey(s))
 	}
@@ -140,15 +183,35 @@ func (l *Linker) touch(g *group) {
 // add registers a new span (its request seen, maybe not yet complete).
 func (l *Linker) add(s *Span) {
 	l.nextID++
+	l.nextSeq++
+	s.seq = l.nextSeq
 	g := &group{id: l.nextID, spans: []*Span{s}, first: s.StartNS, last: l.now}
 	if !s.complete {
 		g.incomplete = 1
+		l.waiting++
 	}
 	s.group = g
 	l.pending++
 	l.byLast.Set(g)
 	l.join(s, g)
+	if !s.noRequest {
+		k := hostKey{s.Capture, s.ServerAddr.Addr()}
+		t := l.byServer[k]
+		if t == nil {
+			t = btree.NewBTreeGOptions(spanLess, btree.Options{NoLocks: true})
+			l.byServer[k] = t
+		}
+		t.Set(s)
+	}
 	l.enforceBound()
+}
+
+// spanLess orders spans by start time, then insertion.
+func spanLess(a, b *Span) bool {
+	if a.StartNS != b.StartNS {
+		return a.StartNS < b.StartNS
+	}
+	return a.seq < b.seq
 }
 
 // rekey joins s by keys it learnt from its response.
@@ -194,18 +257,28 @@ func (l *Linker) merge(a, b *group) {
 	l.byLast.Set(a)
 }
 
-// completed records that s has its response or ended.
+// completed records that s has its response or ended, and decides the
+// parents that depend on what is open now (queue handoff, Kafka offsets,
+// timing), joining their traces.
 func (l *Linker) completed(s *Span) {
 	g := s.group
-	if g == nil {
-		return
-	}
-	if g.emitted {
+	if g == nil || g.emitted {
+		// Not reached: only complete spans are emitted, but count it
+		// rather than lose track.
 		l.stats.LateSpans++
 		return
 	}
+	if s.late {
+		l.stats.LateSpans++
+	}
 	g.incomplete--
+	l.waiting--
 	l.touch(g)
+	l.handoff(s)
+	l.decideTiming(s)
+	if !s.noRequest {
+		l.lastOnFlow[flowKey{s.Capture, s.FlowID}] = s
+	}
 }
 
 // advance moves packet time forward and emits closed traces.
@@ -232,20 +305,24 @@ func (l *Linker) advance(now int64) {
 	l.emit(ready)
 }
 
-// enforceBound emits the least recently active traces while too many spans
-// are pending.
+// enforceBound emits the least recently active traces while too many
+// complete spans are pending. Spans still waiting for their response are
+// not counted (the Builder holds them too, bounded by MaxPendingRequests)
+// and are not emitted: they stay open in a trace of their own (late).
 func (l *Linker) enforceBound() {
-	if l.pending <= l.maxSpans {
+	if l.pending-l.waiting <= l.maxSpans {
 		return
 	}
 	var ready []*group
-	n := l.pending
+	n := l.pending - l.waiting
 	l.byLast.Scan(func(g *group) bool {
 		if n <= l.maxSpans*7/8 {
 			return false
 		}
-		ready = append(ready, g)
-		n -= len(g.spans)
+		if len(g.spans) > g.incomplete {
+			ready = append(ready, g)
+			n -= len(g.spans) - g.incomplete
+		}
 		return true
 	})
 	l.stats.WindowForced += uint64(len(ready))
@@ -279,7 +356,17 @@ func (l *Linker) emit(gs []*group) {
 			}
 		}
 		g.emitted = true
+		held := l.hold(g)
 		l.pending -= len(g.spans)
+		for _, s := range g.spans {
+			l.unindex(s)
+		}
+		for _, s := range held {
+			l.join(s, s.group)
+		}
+		if len(g.spans) == 0 {
+			continue
+		}
 		t := l.link(g)
 		l.stats.Traces++
 		l.stats.Spans += uint64(len(t.Spans))
@@ -291,4 +378,48 @@ func (l *Linker) emit(gs []*group) {
 		}
 		g.spans, g.keys = nil, nil
 	}
+}
+
+// hold moves the spans of g still waiting for their response into a new
+// open group, so that each span is output once, complete. It returns them.
+func (l *Linker) hold(g *group) []*Span {
+	if g.incomplete <= 0 {
+		return nil
+	}
+	var held []*Span
+	kept := g.spans[:0]
+	for _, s := range g.spans {
+		if s.complete {
+			kept = append(kept, s)
+		} else {
+			held = append(held, s)
+		}
+	}
+	g.spans, g.incomplete = kept, 0
+	l.nextID++
+	h := &group{id: l.nextID, spans: held, incomplete: len(held), first: held[0].StartNS, last: l.now}
+	for _, s := range held {
+		s.group, s.late = h, true
+		h.first = min(h.first, s.StartNS)
+	}
+	l.byLast.Set(h)
+	return held
+}
+
+// unindex removes an emitted span from the completion-time indexes.
+func (l *Linker) unindex(s *Span) {
+	if !s.noRequest {
+		k := hostKey{s.Capture, s.ServerAddr.Addr()}
+		if t := l.byServer[k]; t != nil {
+			t.Delete(s)
+			if t.Len() == 0 {
+				delete(l.byServer, k)
+			}
+		}
+		fk := flowKey{s.Capture, s.FlowID}
+		if l.lastOnFlow[fk] == s {
+			delete(l.lastOnFlow, fk)
+		}
+	}
+	l.unindexHandoff(s)
 }

@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"net/netip"
+
+	"github.com/wiretrace/wiretrace/protocols"
 )
 
 // Span sides, as in the span format.
@@ -27,7 +29,16 @@ const (
 	ReasonKafka       = "kafka_correlation"
 	ReasonTCPSeq      = "tcp_seq"
 	ReasonTiming      = "timing"
+	// ReasonQueue links a message taken from a queue with no id on the
+	// wire (a Redis stream entry, list element or pub/sub payload) to the
+	// span that put it there (protocols.LinkHandoffSend and
+	// LinkHandoffRecv). It is an addition to the span format's list.
+	ReasonQueue = "queue_handoff"
 )
+
+// AttrLinkConfidence is the attribute that carries, on a span linked by
+// timing, how sure the linker is of its parent (0..1, two decimals).
+const AttrLinkConfidence = "wiretrace.link.confidence"
 
 // Endpoint is one end of a connection in the span format.
 type Endpoint struct {
@@ -77,6 +88,36 @@ type Span struct {
 	index                int    // position in its flow, for the span id
 	reqID                uint64 // pairing id of a multiplexed request (when hasReqID)
 	hasReqID             bool
+
+	// multi holds every value of the multi-valued link keys (Kafka topic
+	// partitions and offsets, queue handoffs) in wire order, at most
+	// maxMultiLinks; Links shows only the first of each.
+	multi []protocols.Attr
+	// reqEnd is when the last byte of the request was seen.
+	reqEnd int64
+	// noRequest marks a span made from a response alone (a push, an
+	// unmatched response): it was not sent by its client host.
+	noRequest bool
+	// keyed is set when the span has a join key other than its TCP
+	// sequence (a request id, a trace id, a queue handoff).
+	keyed bool
+	seq   uint64 // linker insertion order, a tie-break for indexes
+	// hint is a parent chosen when the span completed, from the open
+	// spans then (queue handoff, Kafka offsets, timing); link uses it
+	// when no rule with a key on the wire gives one.
+	hint     hint
+	kafka    []kafkaRange // registered in the Kafka index
+	handoffs bool         // registered in the handoff index
+	// late is set on a span still waiting for its response when the rest
+	// of its trace was emitted early; it is held in a trace of its own.
+	late bool
+}
+
+// hint is a parent proposed at completion time.
+type hint struct {
+	parent *Span
+	reason string
+	conf   float64 // timing confidence
 }
 
 // Duration returns EndNS - StartNS.

@@ -28,6 +28,9 @@ type outputFlags struct {
 	protocolPorts []string
 	window        time.Duration
 	idle          time.Duration
+	maxPending    int
+	timingLinks   bool
+	timingMinConf float64
 	configFile    string
 	quiet         bool
 }
@@ -39,7 +42,11 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&o.xRequestID, "x-request-id-headers", nil, "request-id header `names`, case-insensitive, first present wins (config key http_log_x_request_id; default X-Request-ID)")
 	f.StringSliceVar(&o.localNets, "local-net", nil, "`CIDR`s local to the capture point, which set each span's side (config key local_net)")
 	f.StringSliceVar(&o.protocolPorts, "protocol", nil, "force a protocol on a server port, `PORT=NAME` (like tshark's decode-as)")
-	f.DurationVar(&o.window, "window", 5*time.Second, "how long, in packet time, a trace stays open after its last span")
+	f.DurationVar(&o.window, "trace-window", 5*time.Second, "how long, in packet time, a trace stays open after its last span")
+	f.DurationVar(&o.window, "window", 5*time.Second, "alias of --trace-window")
+	f.IntVar(&o.maxPending, "max-pending-spans", 0, "complete spans held in open traces before the oldest traces are emitted early (0: 262144)")
+	f.BoolVar(&o.timingLinks, "timing-links", true, "link an outbound call with no key on the wire to the enclosing inbound request of its host")
+	f.Float64Var(&o.timingMinConf, "timing-min-confidence", 0.5, "confidence (0..1) below which a timing candidate is not linked")
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
 	f.StringVar(&o.configFile, "config", "", "read settings from `FILE` (key: value lines)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
@@ -91,6 +98,15 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 		cfg.Driver.PortProtocols[uint16(n)] = name
 	}
 	cfg.Correlate.Window = o.window
+	cfg.Correlate.MaxPendingSpans = o.maxPending
+	cfg.Correlate.NoTimingLinks = !o.timingLinks
+	if o.timingMinConf < 0 || o.timingMinConf > 1 {
+		return nil, fmt.Errorf("--timing-min-confidence %v: want 0..1", o.timingMinConf)
+	}
+	cfg.Correlate.TimingMinConfidence = o.timingMinConf
+	if o.timingMinConf == 0 {
+		cfg.Correlate.TimingMinConfidence = -1 // accept every candidate
+	}
 	cfg.Assembler.IdleTimeout = o.idle
 	return cfg, nil
 }

@@ -91,12 +91,21 @@ func checkScenarioSpans(t *testing.T, out string) {
 		}
 		rid := root.Links["x_request_id"]
 		var hop []span
-		var db []string
+		var db, byTiming []string
+		var timed []span
 		tpTrace := ""
 		for _, s := range traces[root.TraceID] {
 			switch {
 			case s.Protocol == "http" && s.Server.Port == 8080:
 				hop = append(hop, s)
+			case s.LinkReason == "timing":
+				// No id on the wire (Redis, statement closes): placed by
+				// timing under the request the shop was serving.
+				byTiming = append(byTiming, s.Protocol+"/"+s.Name)
+				timed = append(timed, s)
+				if _, ok := s.Attributes["wiretrace.link.confidence"]; !ok {
+					t.Errorf("%s: %s %q linked by timing without a confidence", want.name, s.Protocol, s.Name)
+				}
 			case s.Protocol == "mysql" || s.Protocol == "postgresql":
 				db = append(db, s.Protocol+"/"+s.Name)
 				if s.LinkReason != "sql_comment" || s.Links["x_request_id"] != rid {
@@ -123,6 +132,23 @@ func checkScenarioSpans(t *testing.T, out string) {
 			t.Errorf("%s: gateway → shop spans %+v, want one child of the gateway span by x_request_id", want.name, hop)
 			continue
 		}
+		for _, s := range timed {
+			if s.ParentSpanID != hop[0].SpanID {
+				t.Errorf("%s: %s %q (timing) has parent %q, want the shop's inbound span %s", want.name, s.Protocol, s.Name, s.ParentSpanID, hop[0].SpanID)
+			}
+		}
+		var redisOps []string
+		for _, op := range byTiming {
+			if strings.HasPrefix(op, "redis/") {
+				redisOps = append(redisOps, op)
+			} else if op != "mysql/STMT_CLOSE" {
+				t.Errorf("%s: %s linked by timing, want only Redis and statement closes", want.name, op)
+			}
+		}
+		slices.Sort(redisOps)
+		if diff := cmp.Diff([]string{"redis/EXPIRE", "redis/GET", "redis/INCR", "redis/SET"}, redisOps); diff != "" {
+			t.Errorf("%s: Redis calls placed by timing (-want +got):\n%s", want.name, diff)
+		}
 		for _, s := range traces[root.TraceID] {
 			if (s.Protocol == "mysql" || s.Protocol == "postgresql") && s.ParentSpanID != hop[0].SpanID {
 				t.Errorf("%s: %s %q has parent %q, want the shop's inbound span %s", want.name, s.Protocol, s.Name, s.ParentSpanID, hop[0].SpanID)
@@ -142,16 +168,16 @@ func checkScenarioSpans(t *testing.T, out string) {
 	}
 
 	// Spans with no id on the wire: connection set-up, statement closes and
-	// Redis (no comments). They are counted, not placed.
+	// Redis (no comments), counted over the whole capture.
 	counts := map[string]int{}
 	for _, s := range spans {
-		if s.Protocol == "redis" || s.Name == "STMT_CLOSE" || s.Name == "PING" || s.Name == "STARTUP" {
+		if s.Protocol == "redis" || s.Name == "STMT_CLOSE" || s.Name == "PING" || s.Name == "STARTUP" || s.Name == "CONNECT" {
 			counts[s.Protocol+"/"+s.Name]++
 		}
 	}
 	wantCounts := map[string]int{
 		"redis/AUTH": 1, "redis/PING": 1, "redis/GET": 4, "redis/SET": 4, "redis/INCR": 4, "redis/EXPIRE": 4,
-		"mysql/PING": 1, "mysql/STMT_CLOSE": 5, "postgresql/STARTUP": 1,
+		"mysql/CONNECT": 1, "mysql/PING": 1, "mysql/STMT_CLOSE": 5, "postgresql/STARTUP": 1,
 	}
 	if diff := cmp.Diff(wantCounts, counts); diff != "" {
 		t.Errorf("span counts (-want +got):\n%s", diff)
