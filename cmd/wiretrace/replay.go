@@ -188,6 +188,7 @@ func (nopCloser) Close() error { return nil }
 
 func newReplayCmd() *cobra.Command {
 	var o outputFlags
+	var pf perfFlags
 	var filterExpr string
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
@@ -197,15 +198,24 @@ merges them in timestamp order, and prints the traces they contain. Each
 span's capture field is the name of the file it was seen in.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReplay(cmd, &o, args, filterExpr)
+			stop, err := pf.start()
+			if err != nil {
+				return err
+			}
+			rerr := runReplay(cmd, &o, args, filterExpr, pf.workers)
+			if err := stop(); rerr == nil {
+				rerr = err
+			}
+			return rerr
 		},
 	}
 	o.register(cmd)
+	pf.register(cmd)
 	cmd.Flags().StringVar(&filterExpr, "filter", "", "only packets matching the tcpdump filter `EXPR` (see 'wiretrace filter')")
 	return cmd
 }
 
-func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr string) error {
+func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr string, workers int) error {
 	cfg, err := o.engineConfig(cmd)
 	if err != nil {
 		return err
