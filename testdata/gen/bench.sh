@@ -70,12 +70,15 @@ run() {
 	fi
 	end=$(date +%s.%N)
 	wall=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b-a}')
-	rss=0
-	[ -n "$TIME" ] && rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tv")
+	rss=0 cpu=
+	if [ -n "$TIME" ]; then
+		rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$tv")
+		cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tv")
+	fi
 	local spans
 	spans=$(sed -n 's/.* spans=\([0-9]*\) .*/\1/p' "$log" | tail -1)
-	ROWS+=("$name|$wall|$npkt|${spans:-}|$rss|$*")
-	echo "  $name: ${wall}s, peak RSS $((rss / 1024)) MiB"
+	ROWS+=("$name|$wall|$npkt|${spans:-}|$rss|$*|$cpu")
+	echo "  $name: ${wall}s wall, ${cpu}s CPU, peak RSS $((rss / 1024)) MiB"
 }
 
 echo "== end to end"
@@ -98,24 +101,24 @@ echo
 echo "== results ($(nproc) cores; capture $((SIZE / 1000000)) MB, $NPKT packets; tshark on the first ${TS_N:-0} packets)"
 printf '%s\n' "${ROWS[@]}" | awk -F'|' -v size="$SIZE" -v npkt="$NPKT" '
 {
-	name[NR] = $1; wall[NR] = $2; n[NR] = $3; spans[NR] = $4; rss[NR] = $5; cmd[NR] = $6
+	name[NR] = $1; wall[NR] = $2; n[NR] = $3; spans[NR] = $4; rss[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
 	pps[NR] = $3 / ($2 > 0 ? $2 : 1e-9)
 	if ($1 == "wiretrace-w1") w1 = NR
 	if ($1 == "floor") fl = NR
 	if ($1 == "tshark") ts = NR
 }
 END {
-	printf "| %-13s | %8s | %11s | %8s | %11s | %9s | %s |\n", "run", "wall s", "packets/s", "MB/s", "spans/s", "peak RSS", "vs wiretrace-w1"
-	printf "|%s|%s|%s|%s|%s|%s|%s|\n", "---------------", "----------", "-------------", "----------", "-------------", "-----------", "-----------------"
+	printf "| %-13s | %8s | %8s | %11s | %8s | %11s | %9s | %s |\n", "run", "wall s", "CPU s", "packets/s", "MB/s", "spans/s", "peak RSS", "vs wiretrace-w1"
+	printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "---------------", "----------", "----------", "-------------", "----------", "-------------", "-----------", "-----------------"
 	for (i = 1; i <= NR; i++) {
 		mbs = pps[i] * (size / npkt) / 1e6
 		sp = spans[i] == "" ? "" : sprintf("%.0f", spans[i] / wall[i])
 		rel = ""
 		if (w1 && i != w1) rel = sprintf("%.2fx the packet rate", pps[i] / pps[w1])
-		printf "| %-13s | %8.2f | %11.0f | %8.1f | %11s | %5d MiB | %s |\n", name[i], wall[i], pps[i], mbs, sp, rss[i] / 1024, rel
+		printf "| %-13s | %8.2f | %8s | %11.0f | %8.1f | %11s | %5d MiB | %s |\n", name[i], wall[i], cpu[i], pps[i], mbs, sp, rss[i] / 1024, rel
 	}
 	print ""
-	if (w1 && fl) printf "wiretrace (1 worker) / floor wall time: %.2fx (target <= 2)\n", wall[w1] / wall[fl]
+	if (w1 && fl) printf "wiretrace (1 worker) / floor wall time: %.2fx, CPU time: %.2fx (target <= 2)\n", wall[w1] / wall[fl], (cpu[fl] > 0 ? cpu[w1] / cpu[fl] : 0)
 	if (w1 && ts) printf "wiretrace (1 worker) / tshark packet rate: %.1fx (target >= 30)\n", pps[w1] / pps[ts]
 	for (i = 1; i <= NR; i++) if (name[i] == "wiretrace-w2" && w1) printf "2 workers / 1 worker speed-up: %.2fx (target >= 1.7)\n", wall[w1] / wall[i]
 	print ""
