@@ -4,7 +4,7 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo test test-short bench fuzz lint update-golden clean
+.PHONY: all build demo test test-short bench bench-micro profile fuzz lint update-golden clean
 
 all: build
 
@@ -23,9 +23,24 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# Micro-benchmarks of the hot paths.
+# Micro-benchmarks, then end to end on a generated capture against the
+# gopacket floor, tcpdump and tshark (testdata/gen/bench.sh; BENCH_PACKETS
+# scales the capture).
 bench:
+	testdata/gen/bench.sh
+
+# Micro-benchmarks of the hot paths only.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# CPU and heap profiles of a replay of a generated capture, into bin/.
+PROFILE_PACKETS ?= 1000000
+profile:
+	$(GO) build -trimpath -o bin/wiretrace ./cmd/wiretrace
+	$(GO) build -trimpath -o bin/synth ./testdata/gen/synth
+	test -s bin/profile.pcap || bin/synth -packets $(PROFILE_PACKETS) -o bin/profile.pcap
+	bin/wiretrace replay --format jsonl -o /dev/null --cpuprofile bin/cpu.pprof --memprofile bin/heap.pprof bin/profile.pcap
+	@echo "go tool pprof -top bin/wiretrace bin/cpu.pprof; go tool pprof -sample_index=alloc_space -top bin/wiretrace bin/heap.pprof"
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:

@@ -1,10 +1,10 @@
 package correlate
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +88,9 @@ var _ protocols.Handler = (*Builder)(nil)
 type flowState struct {
 	pending []*Span // requests awaiting a response, oldest first
 	count   int
+	// client and server are the flow's endpoints in the span format,
+	// made once per flow.
+	client, server Endpoint
 }
 
 // match returns the index of the pending request a response answers: the
@@ -154,7 +157,10 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 	b.linker.advance(m.End)
 	fs := b.flows[f.ID]
 	if fs == nil {
-		fs = &flowState{}
+		fs = &flowState{
+			client: Endpoint{IP: f.Client.Addr().String(), Port: int(f.Client.Port())},
+			server: Endpoint{IP: f.Server.Addr().String(), Port: int(f.Server.Port())},
+		}
 		b.flows[f.ID] = fs
 	}
 	switch m.Kind {
@@ -203,7 +209,7 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 			s.EndNS = s.StartNS
 		}
 		s.HasResponse = true
-		s.Links["resp_tcp_seq"] = fmt.Sprint(m.Seq)
+		s.Links["resp_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
 		for _, a := range m.Attrs {
 			s.Attributes[a.Key] = attrValue(a)
 		}
@@ -258,8 +264,8 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		reqEnd:     m.End,
 		ClientAddr: f.Client,
 		ServerAddr: f.Server,
-		Client:     Endpoint{IP: f.Client.Addr().String(), Port: int(f.Client.Port())},
-		Server:     Endpoint{IP: f.Server.Addr().String(), Port: int(f.Server.Port())},
+		Client:     fs.client,
+		Server:     fs.server,
 		Capture:    f.Capture,
 		FlowID:     f.ID,
 		ReqSeq:     m.Seq,
@@ -278,10 +284,10 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		s.Attributes[a.Key] = attrValue(a)
 	}
 	if m.Kind == protocols.Request {
-		s.Links["req_tcp_seq"] = fmt.Sprint(m.Seq)
+		s.Links["req_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
 	}
 	if m.HasID && f.IDLink != "" {
-		s.Links[f.IDLink] = fmt.Sprint(m.ID)
+		s.Links[f.IDLink] = strconv.FormatUint(m.ID, 10)
 	}
 	addLinks(s, m.Links)
 	s.SpanID = spanID(b.cfg.Seed, s.Capture, f.Client, f.Server, m.Seq, m.Start, fs.count)

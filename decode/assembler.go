@@ -717,6 +717,16 @@ func (a *Assembler) Advance(now int64) {
 	}
 }
 
+// SetNow moves the clock to now (never backwards) without closing idle
+// connections. A caller that shards one capture over several Assemblers
+// sets each one's clock to the latest TCP packet time of the whole capture,
+// so that connections close at the times one Assembler would give.
+func (a *Assembler) SetNow(now int64) {
+	if now > a.now {
+		a.now = now
+	}
+}
+
 // Flush closes every open connection (CloseFlush) in order of ID, after
 // delivering what is buffered with gaps for the holes, and forgets all
 // connections. Call it when the input ends.

@@ -189,13 +189,25 @@ func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
 // progressSource updates the progress bar as packets are read.
 type progressSource struct {
 	capture.Source
-	eng  *engine.Engine
-	prog *progress
+	prog           *progress
+	packets, bytes uint64
 }
 
 func (p *progressSource) ReadPacket(pkt *capture.Packet) error {
-	p.prog.update(p.eng.Packets, p.eng.Bytes)
-	return p.Source.ReadPacket(pkt)
+	p.prog.update(p.packets, p.bytes)
+	err := p.Source.ReadPacket(pkt)
+	if err == nil {
+		p.packets++
+		p.bytes += uint64(pkt.Length)
+	}
+	return err
+}
+
+// runner is the single-goroutine engine or the sharded one (--workers).
+type runner interface {
+	Run(src capture.Source, onErr func(error)) int
+	Close() error
+	StatsLine() string
 }
 
 type nopCloser struct{ io.Writer }
@@ -204,6 +216,7 @@ func (nopCloser) Close() error { return nil }
 
 func newReplayCmd() *cobra.Command {
 	var o outputFlags
+	var pf perfFlags
 	var filterExpr string
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
@@ -213,15 +226,24 @@ merges them in timestamp order, and prints the traces they contain. Each
 span's capture field is the name of the file it was seen in.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReplay(cmd, &o, args, filterExpr)
+			stop, err := pf.start()
+			if err != nil {
+				return err
+			}
+			rerr := runReplay(cmd, &o, args, filterExpr, pf.workers)
+			if err := stop(); rerr == nil {
+				rerr = err
+			}
+			return rerr
 		},
 	}
 	o.register(cmd)
+	pf.register(cmd)
 	cmd.Flags().StringVar(&filterExpr, "filter", "", "only packets matching the tcpdump filter `EXPR` (see 'wiretrace filter')")
 	return cmd
 }
 
-func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr string) error {
+func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr string, workers int) error {
 	cfg, err := o.engineConfig(cmd)
 	if err != nil {
 		return err
@@ -247,7 +269,12 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if err != nil {
 		return err
 	}
-	eng := engine.New(cfg, sink)
+	var eng runner
+	if workers > 1 {
+		eng = engine.NewParallel(cfg, sink, workers)
+	} else {
+		eng = engine.New(cfg, sink)
+	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progress
 	if total > 64<<20 && isTerminal(stderr) {
@@ -264,7 +291,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		src = fs
 	}
 	if prog != nil {
-		src = &progressSource{Source: src, eng: eng, prog: prog}
+		src = &progressSource{Source: src, prog: prog}
 	}
 	bad := eng.Run(src, func(err error) { fmt.Fprintln(stderr, "wiretrace:", err) })
 	if prog != nil {
