@@ -333,18 +333,18 @@ func addUnique(list []string, vs ...string) []string {
 
 // jReport is the page's JSON document.
 type jReport struct {
-	Title          string   `json:"title"`
-	Start          string   `json:"start"`
-	End            string   `json:"end"`
-	TracesSeen     int      `json:"traces_seen"`
-	TracesOmitted  int      `json:"traces_omitted"`
-	MaxTraces      int      `json:"max_traces"`
-	SpansSeen      int      `json:"spans_seen"`
-	Services       []jNode  `json:"services"`
-	ServicesLeft   int      `json:"services_omitted"`
-	Edges          []jEdge  `json:"edges"`
-	EdgeSpansLeft  int      `json:"edge_spans_omitted"`
-	Traces         []*jTrace `json:"traces"`
+	Title         string    `json:"title"`
+	Start         string    `json:"start"`
+	End           string    `json:"end"`
+	TracesSeen    int       `json:"traces_seen"`
+	TracesOmitted int       `json:"traces_omitted"`
+	MaxTraces     int       `json:"max_traces"`
+	SpansSeen     int       `json:"spans_seen"`
+	Services      []jNode   `json:"services"`
+	ServicesLeft  int       `json:"services_omitted"`
+	Edges         []jEdge   `json:"edges"`
+	EdgeSpansLeft int       `json:"edge_spans_omitted"`
+	Traces        []*jTrace `json:"traces"`
 }
 
 type jNode struct {
@@ -394,12 +394,12 @@ func (w *Writer) Close() error {
 		return fmt.Errorf("html: %w", err)
 	}
 	err = page.Execute(w.w, struct {
-		Title   string
-		Report  *jReport
-		CSS     template.CSS
-		JS      template.JS
-		Data    template.JS
-		SVG     template.HTML
+		Title  string
+		Report *jReport
+		CSS    template.CSS
+		JS     template.JS
+		Data   template.JS
+		SVG    template.HTML
 	}{
 		Title: w.cfg.Title, Report: rep, CSS: template.CSS(reportCSS), JS: template.JS(reportJS),
 		// json.Marshal escapes <, > and &, so the document cannot end

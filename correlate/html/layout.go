@@ -234,4 +234,3 @@ func pct(f float64) string {
 	}
 	return fmt.Sprintf("%.0f%%", f*100)
 }
-
