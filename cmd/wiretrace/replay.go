@@ -13,6 +13,7 @@ import (
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/watch"
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/correlate/html"
 	"github.com/wiretrace/wiretrace/correlate/jsonl"
@@ -234,14 +235,20 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		}
 		srcs = append(srcs, src)
 	}
-	sink, err := o.openSink(cmd.OutOrStdout())
+	var sink correlate.Sink
+	var view *watch.View
+	if o.watch {
+		view, sink, err = o.openWatch(cmd, nil)
+	} else {
+		sink, err = o.openSink(cmd.OutOrStdout())
+	}
 	if err != nil {
 		return err
 	}
 	eng := engine.New(cfg, sink)
 	stderr := cmd.ErrOrStderr()
 	var prog *progress
-	if total > 64<<20 && isTerminal(stderr) {
+	if total > 64<<20 && isTerminal(stderr) && view == nil {
 		prog = newProgress(stderr, total)
 	}
 	var src capture.Source = capture.Merge(srcs...)
@@ -253,6 +260,9 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		}
 		fs = filter.NewSource(src, f)
 		src = fs
+	}
+	if view != nil {
+		src = &quitSource{Source: src, quit: view.Quit()}
 	}
 	if prog != nil {
 		src = &progressSource{Source: src, eng: eng, prog: prog}

@@ -230,6 +230,19 @@
   }
 
   renderList();
-  if (data.traces.length) showTrace(0);
+  // #trace=ID[&span=ID] opens a trace (and a span's details), so a report
+  // link can point at one.
+  var want = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var p = kv.split('=');
+    if (p.length === 2) want[p[0]] = decodeURIComponent(p[1]);
+  });
+  var ti = 0;
+  data.traces.forEach(function (t, i) { if (t.id === want.trace) ti = i; });
+  if (data.traces.length) showTrace(ti);
+  if (want.span) {
+    var bar = document.querySelector('.span-bar[data-span-id="' + want.span.replace(/[^0-9a-f]/g, '') + '"]');
+    if (bar) bar.click();
+  }
   document.body.setAttribute('data-rendered', '1');
 })();
