@@ -56,7 +56,9 @@ type View struct {
 	quit      chan struct{}
 	quitOnce  sync.Once
 	stop      chan struct{}
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // keys
+	tickWG    sync.WaitGroup
+	fini      bool // the screen is finalised; under drawMu
 	closed    bool
 	lastPlain uint64
 }
@@ -92,7 +94,7 @@ func Open(cfg *Config) (*View, error) {
 		go v.keys()
 		v.draw()
 	}
-	v.wg.Add(1)
+	v.tickWG.Add(1)
 	go v.tick()
 	return v, nil
 }
@@ -122,10 +124,16 @@ func (v *View) Close() error {
 	if v.cfg.Screen != nil {
 		v.draw()
 		<-v.quit
-		close(v.stop)
+	}
+	close(v.stop)
+	v.tickWG.Wait()
+	if v.cfg.Screen != nil {
+		// No draw may run during or after Fini (tcell's draw loop
+		// does not end on a finalised screen).
+		v.drawMu.Lock()
+		v.fini = true
 		v.cfg.Screen.Fini() // ends PollEvent in keys
-	} else {
-		close(v.stop)
+		v.drawMu.Unlock()
 	}
 	v.wg.Wait()
 	if v.cfg.Screen == nil {
@@ -187,7 +195,7 @@ func (v *View) keys() {
 }
 
 func (v *View) tick() {
-	defer v.wg.Done()
+	defer v.tickWG.Done()
 	t := time.NewTicker(v.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -195,12 +203,6 @@ func (v *View) tick() {
 		case <-v.stop:
 			return
 		case <-v.quit:
-			if v.cfg.Screen == nil {
-				return
-			}
-			v.draw()
-			// Keep the screen until Close finalises it.
-			<-v.stop
 			return
 		case <-t.C:
 			if v.cfg.Screen != nil {
@@ -258,6 +260,9 @@ func (v *View) draw() {
 	sn, order, ended := v.snapshot()
 	v.drawMu.Lock()
 	defer v.drawMu.Unlock()
+	if v.fini {
+		return
+	}
 	scr.Clear()
 	w, h := scr.Size()
 	bold := tcell.StyleDefault.Bold(true)
