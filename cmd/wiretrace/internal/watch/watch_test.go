@@ -9,6 +9,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/wiretrace/wiretrace/correlate"
 )
 
@@ -45,7 +46,7 @@ func TestSnapshot(t *testing.T) {
 		{Client: "10.0.0.1", Server: "10.0.0.2", Protocol: "http", Op: "GET /a", Rate: 20 / 1.92, Count: 20, P50: 10e6, P99: 20e6},
 		{Client: "10.0.0.2", Server: "db", Protocol: "http", Op: "SELECT", Rate: 20 / 1.92, Count: 20, Errors: 4, P50: 1e5, P99: 1e5},
 	}
-	if diff := cmp.Diff(want, sn.Rows); diff != "" {
+	if diff := cmp.Diff(want, sn.Rows, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 	if sn.Spans != 40 || sn.Traces != 20 || sn.Errors != 4 || len(sn.Slowest) != 20 || sn.Slowest[0].ID != "t19" {
