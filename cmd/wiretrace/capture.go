@@ -15,6 +15,7 @@ import (
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/correlate"
 	"golang.org/x/net/bpf"
 )
 
@@ -104,6 +105,9 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 		ctx, cancel = context.WithTimeout(ctx, c.duration)
 		defer cancel()
 	}
+	// q in the --watch view stops the capture as a signal would.
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
 	live, err := capture.OpenLive(ctx, lc)
 	if err != nil {
 		return err
@@ -120,7 +124,12 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 			return err
 		}
 	}
-	sink, err := o.openSink(cmd.OutOrStdout())
+	var sink correlate.Sink
+	if o.watch {
+		_, sink, err = o.openWatch(cmd, quit)
+	} else {
+		sink, err = o.openSink(cmd.OutOrStdout())
+	}
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/watch"
 	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/correlate/html"
 	"github.com/wiretrace/wiretrace/correlate/jsonl"
 	"github.com/wiretrace/wiretrace/correlate/summary"
 	"github.com/wiretrace/wiretrace/correlate/tree"
@@ -33,11 +35,13 @@ type outputFlags struct {
 	timingMinConf float64
 	configFile    string
 	quiet         bool
+	htmlMaxTraces int
+	watch         bool
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.format, "format", "tree", "output format: tree, jsonl or summary")
+	f.StringVar(&o.format, "format", "tree", "output format: tree, jsonl, summary or html")
 	f.StringVarP(&o.output, "output", "o", "-", "write output to `FILE` (- is stdout)")
 	f.StringSliceVar(&o.xRequestID, "x-request-id-headers", nil, "request-id header `names`, case-insensitive, first present wins (config key http_log_x_request_id; default X-Request-ID)")
 	f.StringSliceVar(&o.localNets, "local-net", nil, "`CIDR`s local to the capture point, which set each span's side (config key local_net)")
@@ -50,6 +54,8 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
 	f.StringVar(&o.configFile, "config", "", "read settings from `FILE` (key: value lines)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
+	f.IntVar(&o.htmlMaxTraces, "html-max-traces", html.DefaultMaxTraces, "--format html: at most `N` traces in the page, failing ones first, then the slowest")
+	f.BoolVar(&o.watch, "watch", false, "live table of calls per service pair and operation (q quits); with -o FILE the --format output is written too")
 }
 
 // engineConfig turns flags (and the config file) into the stages' Config.
@@ -179,11 +185,13 @@ func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
 		return tree.New(w), nil
 	case "summary":
 		return summary.New(w), nil
+	case "html":
+		return html.New(w, &html.Config{MaxTraces: o.htmlMaxTraces}), nil
 	}
 	if c, ok := w.(io.Closer); ok {
 		c.Close()
 	}
-	return nil, fmt.Errorf("--format %q: want tree, jsonl or summary", o.format)
+	return nil, fmt.Errorf("--format %q: want tree, jsonl, summary or html", o.format)
 }
 
 // progressSource updates the progress bar as packets are read.
@@ -265,7 +273,13 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		}
 		srcs = append(srcs, src)
 	}
-	sink, err := o.openSink(cmd.OutOrStdout())
+	var sink correlate.Sink
+	var view *watch.View
+	if o.watch {
+		view, sink, err = o.openWatch(cmd, nil)
+	} else {
+		sink, err = o.openSink(cmd.OutOrStdout())
+	}
 	if err != nil {
 		return err
 	}
@@ -277,7 +291,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progress
-	if total > 64<<20 && isTerminal(stderr) {
+	if total > 64<<20 && isTerminal(stderr) && view == nil {
 		prog = newProgress(stderr, total)
 	}
 	var src capture.Source = capture.Merge(srcs...)
@@ -289,6 +303,9 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		}
 		fs = filter.NewSource(src, f)
 		src = fs
+	}
+	if view != nil {
+		src = &quitSource{Source: src, quit: view.Quit()}
 	}
 	if prog != nil {
 		src = &progressSource{Source: src, prog: prog}
