@@ -33,7 +33,8 @@
 // (the server for CLIENT spans, the client for SERVER spans),
 // client.address, client.port, and server.address and server.port when the
 // parser did not set them (a parser's server.address comes from the Host
-// header and wins).
+// header and wins), and for CLIENT spans peer.service, the server's service
+// name.
 //
 // Resource: one per service. service.name comes from Config.ServiceNames,
 // looked up by "ip:port" then "ip" of the end the span belongs to (the

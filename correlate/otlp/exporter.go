@@ -237,12 +237,13 @@ func (e *Exporter) close() error {
 	e.mu.Unlock()
 	e.signal()
 	timer := time.NewTimer(e.cfg.CloseTimeout)
+	prefix := "otlp: "
 	select {
 	case <-e.done:
 		timer.Stop()
 	case <-timer.C:
 		e.cfg.Logger.Warn("otlp close timed out; dropping what is left", "timeout", e.cfg.CloseTimeout)
-		e.setErr(fmt.Errorf("otlp: close: flush timed out after %v", e.cfg.CloseTimeout))
+		prefix = fmt.Sprintf("otlp: close: flush timed out after %v: ", e.cfg.CloseTimeout)
 		e.cancel()
 		<-e.done
 	}
@@ -253,8 +254,10 @@ func (e *Exporter) close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
+	case st.SpansDropped > 0 && e.lastErr != nil:
+		return fmt.Errorf("%s%d of %d spans dropped (last error: %v)", prefix, st.SpansDropped, st.SpansDropped+st.SpansSent, e.lastErr)
 	case st.SpansDropped > 0:
-		return fmt.Errorf("otlp: %d of %d spans dropped (last error: %v)", st.SpansDropped, st.SpansDropped+st.SpansSent, e.lastErr)
+		return fmt.Errorf("%s%d of %d spans dropped", prefix, st.SpansDropped, st.SpansDropped+st.SpansSent)
 	case terr != nil:
 		return fmt.Errorf("otlp: close: %w", terr)
 	}
@@ -344,11 +347,16 @@ func (e *Exporter) send(batch []item) {
 			}
 			return
 		}
+		if e.ctx.Err() != nil {
+			// Close gave up: the attempt was cut short, not refused.
+			e.dropped.Add(n)
+			return
+		}
 		e.failed.Add(1)
 		e.setErr(err)
 		retry, after := retryable(err)
 		delay := max(jitter(backoff), after)
-		if !retry || e.ctx.Err() != nil || time.Since(start)+delay > e.cfg.RetryBudget {
+		if !retry || time.Since(start)+delay > e.cfg.RetryBudget {
 			e.cfg.Logger.Warn("otlp export failed; dropping batch", "spans", n, "retryable", retry, "err", err)
 			e.dropped.Add(n)
 			return
