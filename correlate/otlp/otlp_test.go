@@ -67,8 +67,8 @@ func demoTrace() *correlate.Trace {
 // flat is the part of an exported span the tests compare.
 type flat struct {
 	Service, TraceID, SpanID, Parent, Name, Kind, Status, Message string
-	Start, End                                                   uint64
-	Attrs                                                        map[string]string // value as "type:value"
+	Start, End                                                    uint64
+	Attrs                                                         map[string]string // value as "type:value"
 }
 
 func flatten(reqs []*coltracepb.ExportTraceServiceRequest) []flat {

@@ -16,5 +16,5 @@ if [ "${1:-}" != "-f" ] && [ -x "$out" ]; then
 fi
 mkdir -p "$(dirname "$out")"
 start=$(date +%s)
-go -C tools/jaeger build -trimpath -o "$PWD/$out" github.com/jaegertracing/jaeger/cmd/all-in-one
+go -C tools/jaeger build -trimpath -buildvcs=false -o "$PWD/$out" github.com/jaegertracing/jaeger/cmd/all-in-one
 echo "jaeger: built $out in $(( $(date +%s) - start ))s"
