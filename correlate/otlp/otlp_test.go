@@ -532,3 +532,26 @@ func TestKind(t *testing.T) {
 		}
 	}
 }
+
+// discard is a receiver that accepts everything.
+type discard struct{}
+
+func (discard) ServeHTTP(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }
+
+// BenchmarkWriteTrace measures converting and queueing a three-span trace.
+func BenchmarkWriteTrace(b *testing.B) {
+	srv := httptest.NewServer(discard{})
+	defer srv.Close()
+	e, err := otlp.Open(&otlp.Config{Endpoint: srv.URL, MaxQueueSpans: 1 << 20, ServiceNames: demoNames})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	tr := demoTrace()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.WriteTrace(tr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,11 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${JAEGER_OUT:-bin/jaeger}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
 if [ "${1:-}" != "-f" ] && [ -x "$out" ]; then
   echo "jaeger: $out is built"
   exit 0
 fi
 mkdir -p "$(dirname "$out")"
 start=$(date +%s)
-go -C tools/jaeger build -trimpath -buildvcs=false -o "$PWD/$out" github.com/jaegertracing/jaeger/cmd/all-in-one
+go -C tools/jaeger build -trimpath -buildvcs=false -o "$out" github.com/jaegertracing/jaeger/cmd/all-in-one
 echo "jaeger: built $out in $(( $(date +%s) - start ))s"
