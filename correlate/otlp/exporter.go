@@ -170,7 +170,10 @@ func start(c Config, n names, tr transport) *Exporter {
 }
 
 // WriteTrace converts the trace's spans and queues them; spans that do not
-// fit in the queue are dropped and counted, not reported as an error.
+// fit in the queue are dropped and counted, not reported as an error. A
+// span whose ids are not valid hex is dropped and counted too, and the
+// error names it (the trace's other spans are still queued). After Close,
+// WriteTrace drops the trace and returns an error.
 func (e *Exporter) WriteTrace(t *correlate.Trace) error {
 	items := make([]item, 0, len(t.Spans))
 	var bad error
