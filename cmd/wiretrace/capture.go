@@ -158,6 +158,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 		if fs != nil {
 			fs.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		}
+		o.sinkStats(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		fmt.Fprintln(stderr, "wiretrace:", b.String())
 	}
 	return errors.Join(rerr, ferr, cerr, werr)

@@ -17,6 +17,7 @@ import (
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/correlate/html"
 	"github.com/wiretrace/wiretrace/correlate/jsonl"
+	"github.com/wiretrace/wiretrace/correlate/otlp"
 	"github.com/wiretrace/wiretrace/correlate/summary"
 	"github.com/wiretrace/wiretrace/correlate/tree"
 )
@@ -37,6 +38,12 @@ type outputFlags struct {
 	quiet         bool
 	htmlMaxTraces int
 	watch         bool
+
+	otlpEndpoint string
+	otlpHeaders  []string
+	otlpInsecure bool
+	serviceNames []string
+	otlp         *otlp.Exporter // set by openSink when --otlp-endpoint is given
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -56,6 +63,56 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
 	f.IntVar(&o.htmlMaxTraces, "html-max-traces", html.DefaultMaxTraces, "--format html: at most `N` traces in the page, failing ones first, then the slowest")
 	f.BoolVar(&o.watch, "watch", false, "live table of calls per service pair and operation (q quits); with -o FILE the --format output is written too")
+	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "also export spans over OTLP to `URL`: grpc://host:4317 or http://host:4318 (https://, grpcs:// for TLS)")
+	f.StringArrayVar(&o.otlpHeaders, "otlp-header", nil, "send header `KEY=VALUE` with every OTLP request (repeatable)")
+	f.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "OTLP/gRPC in plaintext, without TLS (e.g. a loopback collector)")
+	f.StringArrayVar(&o.serviceNames, "service-name", nil, "OTLP service.name `ADDR=NAME` for an ip or ip:port (repeatable; default: the server's ip:port, a client's ip)")
+}
+
+// otlpConfig turns the OTLP flags into the exporter's Config.
+func (o *outputFlags) otlpConfig() (*otlp.Config, error) {
+	cfg := &otlp.Config{Endpoint: o.otlpEndpoint, Insecure: o.otlpInsecure}
+	for _, h := range o.otlpHeaders {
+		k, v, ok := strings.Cut(h, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--otlp-header %q: want KEY=VALUE", h)
+		}
+		if cfg.Headers == nil {
+			cfg.Headers = map[string]string{}
+		}
+		cfg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	names, err := o.serviceNameMap()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServiceNames = names
+	return cfg, nil
+}
+
+// serviceNameMap turns --service-name ADDR=NAME flags into the address
+// (ip or ip:port) → name map that OTLP, the HTML report and --watch use.
+func (o *outputFlags) serviceNameMap() (map[string]string, error) {
+	var m map[string]string
+	for _, sn := range o.serviceNames {
+		k, v, ok := strings.Cut(sn, "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("--service-name %q: want ADDR=NAME", sn)
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// sinkStats adds the sinks' counters (the OTLP exporter's) to add.
+func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
+	if o.otlp != nil {
+		st := o.otlp.Stats()
+		st.Each(add)
+	}
 }
 
 // engineConfig turns flags (and the config file) into the stages' Config.
@@ -168,8 +225,31 @@ func readConfig(path string) (map[string]string, error) {
 	return m, nil
 }
 
-// openSink opens the output and the sink for the chosen format.
+// openSink opens the output and the sink for the chosen format and, with
+// --otlp-endpoint, the OTLP exporter beside it.
 func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
+	if o.otlpEndpoint == "" {
+		return o.openFormat(stdout)
+	}
+	cfg, err := o.otlpConfig()
+	if err != nil {
+		return nil, err
+	}
+	exp, err := otlp.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := o.openFormat(stdout)
+	if err != nil {
+		exp.Close()
+		return nil, err
+	}
+	o.otlp = exp
+	return correlate.Tee(s, exp), nil
+}
+
+// openFormat opens the output and the sink for the chosen format.
+func (o *outputFlags) openFormat(stdout io.Writer) (correlate.Sink, error) {
 	var w io.Writer = nopCloser{stdout}
 	if o.output != "" && o.output != "-" {
 		f, err := os.Create(o.output)
@@ -186,7 +266,11 @@ func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
 	case "summary":
 		return summary.New(w), nil
 	case "html":
-		return html.New(w, &html.Config{MaxTraces: o.htmlMaxTraces}), nil
+		names, err := o.serviceNameMap()
+		if err != nil {
+			return nil, err
+		}
+		return html.New(w, &html.Config{MaxTraces: o.htmlMaxTraces, ServiceNames: names}), nil
 	}
 	if c, ok := w.(io.Closer); ok {
 		c.Close()
@@ -321,6 +405,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 		if fs != nil {
 			fs.Each(func(name string, v uint64) { line += fmt.Sprintf(" %s=%d", name, v) })
 		}
+		o.sinkStats(func(name string, v uint64) { line += fmt.Sprintf(" %s=%d", name, v) })
 		fmt.Fprintln(stderr, "wiretrace:", line)
 	}
 	switch {

@@ -23,7 +23,14 @@ func (o *outputFlags) openWatch(cmd *cobra.Command, onQuit func()) (*watch.View,
 			return nil, nil, err
 		}
 	}
-	cfg := &watch.Config{Out: cmd.OutOrStdout(), OnQuit: onQuit}
+	names, err := o.serviceNameMap()
+	if err != nil {
+		if out != nil {
+			out.Close()
+		}
+		return nil, nil, err
+	}
+	cfg := &watch.Config{Out: cmd.OutOrStdout(), OnQuit: onQuit, ServiceNames: names}
 	if isTerminal(cmd.OutOrStdout()) {
 		scr, err := tcell.NewScreen()
 		if err != nil {
