@@ -59,7 +59,9 @@ func udpTo(ip *layers.IPv4, src, dst uint16) *layers.UDP {
 }
 
 // srcPort is an entropy source port as UDP tunnels use (RFC 7348 §5).
-func srcPort(ip *layers.IPv4) uint16 { return 49152 + uint16(ip.SrcIP.To4()[3])*16 + uint16(ip.DstIP.To4()[3]) }
+func srcPort(ip *layers.IPv4) uint16 {
+	return 49152 + uint16(ip.SrcIP.To4()[3])*16 + uint16(ip.DstIP.To4()[3])
+}
 
 var wraps = []struct {
 	name string
