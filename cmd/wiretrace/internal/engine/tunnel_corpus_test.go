@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
 	"github.com/wiretrace/wiretrace/correlate"
 )
@@ -204,5 +205,72 @@ func TestTunnelCorpus(t *testing.T) {
 				t.Errorf("no span has network.tunnel.type %s", tc.kind)
 			}
 		})
+	}
+}
+
+// TestVXLANTwoCapturePoints replays testdata/vxlan_inner.pcap (the VXLAN
+// device) and vxlan_underlay.pcap (the underlay veth, encapsulated),
+// recorded at once by testdata/gen/vxlan.sh: each of the three exchanges
+// appears twice, the two views linked by TCP sequence number, and only the
+// underlay's spans describe the tunnel.
+func TestVXLANTwoCapturePoints(t *testing.T) {
+	var srcs []capture.Source
+	for _, name := range []string{"vxlan_inner.pcap", "vxlan_underlay.pcap"} {
+		f, err := capture.OpenFile(filepath.Join(ownTestdata, name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		srcs = append(srcs, f)
+	}
+	sink := &collect{}
+	e := engine.New(nil, sink)
+	e.Run(capture.Merge(srcs...), func(err error) { t.Errorf("input error: %v", err) })
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spans := sink.spans
+	traces := map[string]int{}
+	byID := map[string]*correlate.Span{}
+	for _, s := range spans {
+		traces[s.TraceID]++
+		byID[s.SpanID] = s
+	}
+	if len(spans) != 6 || len(traces) != 3 {
+		t.Fatalf("%d spans in %d traces, want 6 in 3", len(spans), len(traces))
+	}
+	links := 0
+	for _, s := range spans {
+		a := s.Attributes
+		switch s.Capture {
+		case "vxlan_underlay.pcap":
+			want := map[string]any{"network.tunnel.type": "vxlan", "network.tunnel.id": int64(42),
+				"network.tunnel.outer.src": "10.231.27.1", "network.tunnel.outer.dst": "10.231.27.2"}
+			for k, v := range want {
+				if a[k] != v {
+					t.Errorf("underlay span %s: %s = %v, want %v", s.Name, k, a[k], v)
+				}
+			}
+		case "vxlan_inner.pcap":
+			if a["network.tunnel.type"] != nil {
+				t.Errorf("inner span %s has tunnel attributes", s.Name)
+			}
+		default:
+			t.Errorf("span from capture %q", s.Capture)
+		}
+		if s.Client.IP != "10.231.28.1" || s.Server.IP != "10.231.28.2" {
+			t.Errorf("span %s: %s > %s, want the overlay addresses", s.Name, s.Client.IP, s.Server.IP)
+		}
+		if s.LinkReason != "tcp_seq" {
+			continue
+		}
+		links++
+		p := byID[s.ParentSpanID]
+		if p == nil || p.Capture == s.Capture || p.Name != s.Name || p.ReqSeq != s.ReqSeq {
+			t.Errorf("tcp_seq link of %s (%s) to %+v", s.Name, s.Capture, p)
+		}
+	}
+	if links != 3 {
+		t.Errorf("%d tcp_seq links, want 3", links)
 	}
 }
