@@ -29,7 +29,7 @@ const (
 type linkProtoNode struct {
 	proto uint16
 	vlans int
-	tun int
+	tun   int
 }
 
 // ipProtoNode matches the IPv4 protocol or IPv6 next header (ip proto,
@@ -39,7 +39,7 @@ type ipProtoNode struct {
 	v4, v6 bool
 	proto  uint8
 	vlans  int
-	tun int
+	tun    int
 }
 
 // portNode matches TCP, UDP or SCTP ports lo..hi (port, portrange).
@@ -48,7 +48,7 @@ type portNode struct {
 	dir    dir
 	lo, hi uint16
 	vlans  int
-	tun int
+	tun    int
 }
 
 // hostNode matches an address or network (host, net) in IPv4, ARP and
@@ -58,7 +58,7 @@ type hostNode struct {
 	ip, arp, rarp bool // for IPv4: which headers to look in
 	dir           dir
 	vlans         int
-	tun int
+	tun           int
 }
 
 // etherNode matches Ethernet addresses (ether host, ether broadcast).
@@ -85,7 +85,7 @@ type vlanNode struct {
 	tok   token
 	id    int
 	vlans int
-	tun int
+	tun   int
 }
 
 // lenNode is greater N (len >= N) or less N (len <= N).
