@@ -259,3 +259,83 @@ func tcpdumpKeeps(t *testing.T, tcpdump, path, expr string, in []pkt) ([]bool, e
 	}
 	return keep, nil
 }
+
+// vxlanPairs match each "vxlan" expression with a tshark display filter
+// that keeps the same packets. tcpdump 4.99 (libpcap 1.10) has no vxlan
+// primitive, so tshark is the reference.
+var vxlanPairs = []struct{ expr, tshark string }{
+	{"vxlan", "udp.dstport == 4789"},
+	{"not vxlan", "!(udp.dstport == 4789)"},
+	{"vxlan 42", "udp.dstport == 4789 && vxlan.vni == 42"},
+	{"vxlan 7", "udp.dstport == 4789 && vxlan.vni == 7"},
+	{"vxlan and tcp", "udp.dstport == 4789 && vxlan && tcp"},
+	{"vxlan and arp", "udp.dstport == 4789 && arp"},
+	{"vxlan and icmp", "udp.dstport == 4789 && icmp"},
+	{"vxlan and tcp port 8080", "udp.dstport == 4789 && tcp.port == 8080"},
+	{"vxlan and tcp dst port 80", "udp.dstport == 4789 && tcp.dstport == 80"},
+	{"vxlan 42 and host 10.231.28.2", "udp.dstport == 4789 && vxlan.vni == 42 && ip.addr == 10.231.28.2"},
+	{"vxlan and tcp[tcpflags] & tcp-syn != 0", "udp.dstport == 4789 && tcp.flags.syn == 1"},
+	{"vxlan and tcp[((tcp[12]&0xf0)>>2):4] = 0x47455420", "udp.dstport == 4789 && tcp.payload[0:4] == 47:45:54:20"},
+	{"vxlan and ether[12:2] = 0x806", "udp.dstport == 4789 && arp"},
+}
+
+func vxlanExprs() []string {
+	var out []string
+	for _, p := range vxlanPairs {
+		out = append(out, p.expr)
+	}
+	return out
+}
+
+// TestVXLANAgainstTshark compares "vxlan" expressions with tshark display
+// filters, packet by packet.
+func TestVXLANAgainstTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed: the vxlan comparison needs it (apt-get install tshark)")
+	}
+	if _, err := os.Stat(sharedTestdata); err != nil {
+		t.Skipf("public captures not found at %s: %v", sharedTestdata, err)
+	}
+	captures := []string{
+		"./../../testdata/vxlan_underlay.pcap",         // VNI 42, HTTP on 8080
+		"zeek/link-encap/vxlan-encapsulated-http.pcap", // HTTP on 80
+		"zeek/link-encap/vxlan.pcap",                   // ARP and ICMP
+		"filesamples/http/simple_http.pcap",            // no tunnel
+	}
+	verdicts := 0
+	for _, name := range captures {
+		path := filepath.Join(sharedTestdata, name)
+		if strings.HasPrefix(name, "./") {
+			path = name
+		}
+		f, err := capture.OpenFile(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := readAll(t, f)
+		for _, p := range vxlanPairs {
+			out, err := exec.Command(tshark, "-r", path, "-Y", p.tshark, "-T", "fields", "-e", "frame.number").Output()
+			if err != nil {
+				t.Fatalf("tshark -Y %q: %v", p.tshark, err)
+			}
+			want := make([]bool, len(in))
+			for _, n := range strings.Fields(string(out)) {
+				var i int
+				fmt.Sscan(n, &i)
+				want[i-1] = true
+			}
+			fl, err := filter.New(p.expr, in[0].link)
+			if err != nil {
+				t.Fatalf("%q: %v", p.expr, err)
+			}
+			for i, pk := range in {
+				if got := fl.Match(pk.data, pk.wire); got != want[i] {
+					t.Errorf("%s: %q: packet %d: got %v, tshark -Y %q says %v", name, p.expr, i+1, got, p.tshark, want[i])
+				}
+				verdicts++
+			}
+		}
+	}
+	t.Logf("%d packet verdicts compared with tshark", verdicts)
+}
