@@ -30,6 +30,7 @@ type outputFlags struct {
 	idle          time.Duration
 	configFile    string
 	quiet         bool
+	vxlanPorts    []uint
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -43,6 +44,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
 	f.StringVar(&o.configFile, "config", "", "read settings from `FILE` (key: value lines)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
+	f.UintSliceVar(&o.vxlanPorts, "vxlan-port", nil, "UDP `PORT`s decoded as VXLAN besides 4789 (e.g. 8472, Linux's default)")
 }
 
 // engineConfig turns flags (and the config file) into the stages' Config.
@@ -92,6 +94,12 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	}
 	cfg.Correlate.Window = o.window
 	cfg.Assembler.IdleTimeout = o.idle
+	for _, p := range o.vxlanPorts {
+		if p == 0 || p > 65535 {
+			return nil, fmt.Errorf("--vxlan-port %d: not a UDP port", p)
+		}
+		cfg.Decode.VXLANPorts = append(cfg.Decode.VXLANPorts, uint16(p))
+	}
 	return cfg, nil
 }
 
