@@ -323,7 +323,7 @@ func (d *Decoder) decodeLayers(in *capture.Packet, out *Packet, pi int, data []b
 		missing = int(d.ip4.Length) - len(d.ip4.Contents) - len(d.ip4.Payload)
 		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
 			wire := int(d.ip4.Length) - len(d.ip4.Contents)
-			k := fragKey{id: uint32(d.ip4.Id), proto: uint8(d.ip4.Protocol)}
+			k := fragKey{id: uint32(d.ip4.Id), proto: uint8(d.ip4.Protocol), network: out.Tunnel.Network()}
 			k.src, k.dst = out.Src.As16(), out.Dst.As16()
 			return d.fragment(in, out, k, int(d.ip4.FragOffset)*8,
 				d.ip4.Flags&layers.IPv4MoreFragments != 0, d.ip4.Payload, wire)
@@ -342,7 +342,7 @@ func (d *Decoder) decodeLayers(in *capture.Packet, out *Packet, pi int, data []b
 			if missing < 0 {
 				missing = 0
 			}
-			k := fragKey{id: d.ip6frag.Identification, proto: uint8(d.ip6frag.NextHeader), v6: true}
+			k := fragKey{id: d.ip6frag.Identification, proto: uint8(d.ip6frag.NextHeader), v6: true, network: out.Tunnel.Network()}
 			k.src, k.dst = [16]byte(d.ip6.SrcIP), [16]byte(d.ip6.DstIP)
 			return d.fragment(in, out, k, int(d.ip6frag.FragmentOffset)*8,
 				d.ip6frag.MoreFragments, d.ip6frag.Payload, len(d.ip6frag.Payload)+missing)
