@@ -10,11 +10,13 @@ type LinkType uint16
 const (
 	LinkTypeNull      LinkType = 0   // BSD loopback, host byte order family
 	LinkTypeEthernet  LinkType = 1   // IEEE 802.3 Ethernet
+	LinkTypeFDDI      LinkType = 10  // FDDI with 802.2 LLC/SNAP
 	LinkTypeRaw       LinkType = 101 // raw IPv4 or IPv6
 	LinkTypeLoop      LinkType = 108 // OpenBSD loopback, network byte order family
 	LinkTypeLinuxSLL  LinkType = 113 // Linux cooked capture v1
 	LinkTypeIPv4      LinkType = 228 // raw IPv4
 	LinkTypeIPv6      LinkType = 229 // raw IPv6
+	LinkTypeNFLOG     LinkType = 239 // Linux netfilter NFLOG (TLVs, payload TLV 9)
 	LinkTypeLinuxSLL2 LinkType = 276 // Linux cooked capture v2
 )
 

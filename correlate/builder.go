@@ -283,6 +283,7 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 	for _, a := range m.Attrs {
 		s.Attributes[a.Key] = attrValue(a)
 	}
+	addTunnelAttrs(s.Attributes, f)
 	if m.Kind == protocols.Request {
 		s.Links["req_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
 	}
@@ -323,6 +324,25 @@ func (b *Builder) local(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// addTunnelAttrs describes the flow's tunnel, if any: network.tunnel.type
+// ("vxlan", "gre", ...), network.tunnel.id (VNI, key, TEID, ... when the
+// encapsulation has one) and network.tunnel.outer.src/dst (the outer IP
+// header's addresses, src on the client's side).
+func addTunnelAttrs(attrs map[string]any, f *protocols.Flow) {
+	t := f.Tunnel
+	if t.Depth == 0 {
+		return
+	}
+	attrs["network.tunnel.type"] = t.Kind.String()
+	if t.HasID {
+		attrs["network.tunnel.id"] = int64(t.ID)
+	}
+	if src := t.Src(); src.IsValid() {
+		attrs["network.tunnel.outer.src"] = src.String()
+		attrs["network.tunnel.outer.dst"] = t.Dst().String()
+	}
 }
 
 func attrValue(a protocols.Attr) any {

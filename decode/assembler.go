@@ -148,11 +148,13 @@ func (e endpoint) less(o endpoint) bool {
 	return e.port < o.port
 }
 
-// connKey is the flow table key: the two endpoints in canonical order and
-// the VLAN id. It holds no pointers, so it hashes cheaply and compares with ==.
+// connKey is the flow table key: the two endpoints in canonical order,
+// the VLAN id and the tunnel's virtual network (Tunnel.Network), so that
+// equal inner addresses in two VNIs stay apart.
 type connKey struct {
-	lo, hi endpoint
-	vlan   uint16
+	lo, hi  endpoint
+	vlan    uint16
+	network uint64
 	// capture keeps the views of one connection at several capture points
 	// (several files replayed together) apart: each is its own stream.
 	capture string
@@ -163,9 +165,9 @@ func keyOf(p *Packet) (connKey, bool) {
 	src := endpoint{p.Src.As16(), p.SrcPort}
 	dst := endpoint{p.Dst.As16(), p.DstPort}
 	if dst.less(src) {
-		return connKey{lo: dst, hi: src, vlan: p.VLAN, capture: p.Capture}, false
+		return connKey{lo: dst, hi: src, vlan: p.VLAN, network: p.Tunnel.Network(), capture: p.Capture}, false
 	}
-	return connKey{lo: src, hi: dst, vlan: p.VLAN, capture: p.Capture}, true
+	return connKey{lo: src, hi: dst, vlan: p.VLAN, network: p.Tunnel.Network(), capture: p.Capture}, true
 }
 
 // oooSeg is out-of-order data waiting for the bytes before it.
@@ -345,6 +347,7 @@ func (a *Assembler) newConn(key connKey, srcLo bool, p *Packet) *conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	c.clientIsLo = srcLo
+	c.info.Tunnel = p.Tunnel
 	switch p.Flags & (FlagSYN | FlagACK) {
 	case FlagSYN:
 		c.info.HandshakeSeen = true
@@ -352,6 +355,7 @@ func (a *Assembler) newConn(key connKey, srcLo bool, p *Packet) *conn {
 		c.info.HandshakeSeen = true
 		c.clientIsLo = !srcLo
 		src, dst = dst, src
+		c.info.Tunnel = p.Tunnel.Reverse()
 	}
 	a.nextID++
 	c.info.ID = a.nextID

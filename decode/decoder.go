@@ -21,6 +21,9 @@ type Config struct {
 	// held before its fragments are dropped. Default 30s, as Linux's
 	// ipfrag_time (RFC 791 leaves it to the implementation).
 	FragTimeout time.Duration
+	// VXLANPorts lists UDP destination ports decoded as VXLAN besides
+	// 4789 (IANA), for example 8472, the Linux kernel's default.
+	VXLANPorts []uint16
 }
 
 // Defaults used for zero Config fields.
@@ -70,6 +73,13 @@ type DecoderStats struct {
 	// MalformedLink, MalformedIP and MalformedTransport count packets with
 	// an invalid header at each layer.
 	MalformedLink, MalformedIP, MalformedTransport uint64
+	// Tunneled counts TCP and UDP packets found inside a tunnel (they are
+	// also counted in TCP or UDP).
+	Tunneled uint64
+	// TunnelTooDeep counts packets with more than MaxTunnelDepth nested
+	// encapsulations; the innermost one not removed is reported as the
+	// packet itself (often a UDP packet to a tunnel port).
+	TunnelTooDeep uint64
 }
 
 // Each calls f with every counter, in a fixed order, named in snake_case.
@@ -88,6 +98,8 @@ func (s DecoderStats) Each(f func(name string, value uint64)) {
 	f("malformed_link", s.MalformedLink)
 	f("malformed_ip", s.MalformedIP)
 	f("malformed_transport", s.MalformedTransport)
+	f("tunneled_packets", s.Tunneled)
+	f("tunnel_too_deep", s.TunnelTooDeep)
 }
 
 // Parser indexes, one DecodingLayerParser per first layer.
@@ -99,6 +111,11 @@ const (
 	parserIPv4
 	parserIPv6
 	numParsers
+
+	// parserFor's results below 0.
+	parserNone    = -1 // unknown link type
+	parserNonIP   = -2 // known link type, not carrying IP
+	parserBadLink = -3 // known link type, invalid header
 )
 
 // Decoder decodes frames into Packets. It is not safe for concurrent use.
@@ -110,12 +127,20 @@ type Decoder struct {
 	sll     layers.LinuxSLL
 	sll2    layers.LinuxSLL2
 	loop    layers.Loopback
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	ip6ext  layers.IPv6ExtensionSkipper
+	ip4     ipv4Layer
+	ip6     ipv6Layer
+	ip6ext  ipv6ExtLayer
 	ip6frag layers.IPv6Fragment
 	tcp     layers.TCP
 	udp     layers.UDP
+
+	// Tunnel headers gopacket decodes without allocating; the others
+	// are decoded in tunnel.go.
+	gre    layers.GRE
+	vxlan  layers.VXLAN
+	erspan layers.ERSPANII
+	// vxlanPorts marks the UDP ports decoded as VXLAN.
+	vxlanPorts portSet
 
 	parsers [numParsers]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
@@ -144,6 +169,10 @@ func NewDecoder(cfg *Config) *Decoder {
 		d.parsers[i] = p
 	}
 	d.decoded = make([]gopacket.LayerType, 0, 16)
+	d.vxlanPorts.add(4789)
+	for _, port := range d.cfg.VXLANPorts {
+		d.vxlanPorts.add(port)
+	}
 	d.frags.init(d.cfg.MaxFragDatagrams, int64(d.cfg.FragTimeout))
 	return d
 }
@@ -176,13 +205,17 @@ func parserFor(lt capture.LinkType, data []byte) int {
 		}
 		return parserIPv4
 	}
-	return -1
+	return parserNone
 }
 
 // Decode decodes in into out, overwriting all of out. It returns nil for a
 // TCP or UDP packet; [ErrUnsupported] for anything else that is not an
 // error; [ErrFragment] for an IP fragment held for reassembly; or an [*Error]
 // wrapping [ErrMalformed] or [ErrTruncated].
+//
+// Tunnels (VXLAN, Geneve, GRE, ERSPAN, IP in IP, MPLS, NSH, GTP-U, PPPoE)
+// are removed, nested up to [MaxTunnelDepth] deep: out then describes the
+// inner packet and out.Tunnel the encapsulation.
 //
 // out.Payload aliases in.Data, or, for a reassembled datagram, a buffer of
 // the Decoder; either way it is valid until in.Data is reused or the next
@@ -192,14 +225,51 @@ func (d *Decoder) Decode(in *capture.Packet, out *Packet) error {
 	d.stats.Bytes += uint64(len(in.Data))
 	*out = Packet{Timestamp: in.Timestamp, Capture: in.Capture, Direction: in.Direction}
 
-	pi := parserFor(in.LinkType, in.Data)
+	data := in.Data
+	var pi int
+	switch in.LinkType {
+	case capture.LinkTypeNFLOG:
+		data, pi = nflogPayload(data)
+	case capture.LinkTypeFDDI:
+		data, pi = fddiPayload(data)
+	default:
+		pi = parserFor(in.LinkType, data)
+	}
 	if pi < 0 {
-		d.stats.UnsupportedLink++
+		if pi == parserNonIP {
+			d.stats.NonIP++
+		} else if pi == parserBadLink {
+			d.stats.MalformedLink++
+			return &Error{Number: in.Number, Layer: linkName(in.LinkType), Err: ErrMalformed}
+		} else {
+			d.stats.UnsupportedLink++
+		}
 		return ErrUnsupported
 	}
+	for range MaxTunnelDepth + 1 {
+		inner, ipi, err := d.decodeLayers(in, out, pi, data)
+		if inner == nil {
+			if err == nil && out.Tunnel.Kind != TunnelNone {
+				d.stats.Tunneled++
+			}
+			return err
+		}
+		data, pi = inner, ipi
+	}
+	// Not reached: decodeLayers stops following tunnels at MaxTunnelDepth.
+	d.stats.OtherProto++
+	return ErrUnsupported
+}
+
+// decodeLayers decodes one run of layers, from a link or IP header to the
+// transport header or to the next tunnel. When it finds a tunnel to follow
+// it records it in out.Tunnel and returns the inner bytes and the parser
+// for them; otherwise it returns a nil slice and Decode's result.
+func (d *Decoder) decodeLayers(in *capture.Packet, out *Packet, pi int, data []byte) ([]byte, int, error) {
+	outer := out.Tunnel.Depth == 0
 	p := d.parsers[pi]
-	if err := p.DecodeLayers(in.Data, &d.decoded); err != nil {
-		return d.fail(in, p, pi, err)
+	if err := p.DecodeLayers(data, &d.decoded); err != nil {
+		return nil, 0, d.fail(in, p, pi, err)
 	}
 
 	var (
@@ -208,26 +278,32 @@ func (d *Decoder) Decode(in *capture.Packet, out *Packet) error {
 		frag6    bool // an IPv6 fragment header follows netLayer
 		vlanSeen bool
 		linkLen  int
+		etype    layers.EthernetType // of the last link header
+		linkPay  []byte              // payload of the last link header
 	)
 	for _, typ := range d.decoded {
 		switch typ {
 		case layers.LayerTypeEthernet:
 			linkLen = len(d.eth.Contents)
+			etype, linkPay = d.eth.EthernetType, d.eth.Payload
 		case layers.LayerTypeLinuxSLL:
 			linkLen = len(d.sll.Contents)
-			if out.Direction == capture.DirectionUnknown {
+			etype, linkPay = d.sll.EthernetType, d.sll.Payload
+			if outer && out.Direction == capture.DirectionUnknown {
 				out.Direction = sllDirection(uint8(d.sll.PacketType))
 			}
 		case layers.LayerTypeLinuxSLL2:
 			linkLen = len(d.sll2.Contents)
-			if out.Direction == capture.DirectionUnknown {
+			etype, linkPay = d.sll2.ProtocolType, d.sll2.Payload
+			if outer && out.Direction == capture.DirectionUnknown {
 				out.Direction = sllDirection(uint8(d.sll2.PacketType))
 			}
 		case layers.LayerTypeDot1Q:
+			etype, linkPay = d.dot1q.Type, d.dot1q.Payload
 			// The Dot1Q layer is reused for every tag of a QinQ stack;
 			// the outermost tag sits right after the link header.
-			if !vlanSeen && linkLen+2 <= len(in.Data) {
-				out.VLAN = (uint16(in.Data[linkLen])<<8 | uint16(in.Data[linkLen+1])) & 0x0fff
+			if outer && !vlanSeen && linkLen+2 <= len(data) {
+				out.VLAN = (uint16(data[linkLen])<<8 | uint16(data[linkLen+1])) & 0x0fff
 				vlanSeen = true
 			}
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
@@ -247,7 +323,7 @@ func (d *Decoder) Decode(in *capture.Packet, out *Packet) error {
 		missing = int(d.ip4.Length) - len(d.ip4.Contents) - len(d.ip4.Payload)
 		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
 			wire := int(d.ip4.Length) - len(d.ip4.Contents)
-			k := fragKey{id: uint32(d.ip4.Id), proto: uint8(d.ip4.Protocol)}
+			k := fragKey{id: uint32(d.ip4.Id), proto: uint8(d.ip4.Protocol), network: out.Tunnel.Network()}
 			k.src, k.dst = out.Src.As16(), out.Dst.As16()
 			return d.fragment(in, out, k, int(d.ip4.FragOffset)*8,
 				d.ip4.Flags&layers.IPv4MoreFragments != 0, d.ip4.Payload, wire)
@@ -266,14 +342,19 @@ func (d *Decoder) Decode(in *capture.Packet, out *Packet) error {
 			if missing < 0 {
 				missing = 0
 			}
-			k := fragKey{id: d.ip6frag.Identification, proto: uint8(d.ip6frag.NextHeader), v6: true}
+			k := fragKey{id: d.ip6frag.Identification, proto: uint8(d.ip6frag.NextHeader), v6: true, network: out.Tunnel.Network()}
 			k.src, k.dst = [16]byte(d.ip6.SrcIP), [16]byte(d.ip6.DstIP)
 			return d.fragment(in, out, k, int(d.ip6frag.FragmentOffset)*8,
 				d.ip6frag.MoreFragments, d.ip6frag.Payload, len(d.ip6frag.Payload)+missing)
 		}
 	default:
+		if linkPay != nil {
+			if inner, ipi := d.etherTunnel(out, uint16(etype), linkPay); inner != nil {
+				return inner, ipi, nil
+			}
+		}
 		d.stats.NonIP++
-		return ErrUnsupported
+		return nil, 0, ErrUnsupported
 	}
 	if missing < 0 {
 		missing = 0
@@ -281,18 +362,32 @@ func (d *Decoder) Decode(in *capture.Packet, out *Packet) error {
 
 	if l4 == 0 {
 		next := d.nextLayer()
-		if next == layers.LayerTypeTCP || next == layers.LayerTypeUDP {
+		switch next {
+		case layerTypeIPInIP:
+			if inner, ipi := d.ipTunnel(out, d.layer(d.decoded[len(d.decoded)-1]).LayerPayload()); inner != nil {
+				return inner, ipi, nil
+			}
+		case layers.LayerTypeGRE:
+			if inner, ipi := d.greTunnel(out, d.layer(d.decoded[len(d.decoded)-1]).LayerPayload()); inner != nil {
+				return inner, ipi, nil
+			}
+		case layers.LayerTypeTCP, layers.LayerTypeUDP:
 			// The IP payload ended before the transport header.
 			d.stats.Truncated++
-			return &Error{Number: in.Number, Layer: next.String(), Err: ErrTruncated,
+			return nil, 0, &Error{Number: in.Number, Layer: next.String(), Err: ErrTruncated,
 				Detail: "no transport header captured"}
 		}
 		d.stats.OtherProto++
-		return ErrUnsupported
+		return nil, 0, ErrUnsupported
+	}
+	if l4 == layers.LayerTypeUDP {
+		if inner, ipi := d.udpTunnel(out, uint16(d.udp.DstPort), d.udp.Payload); inner != nil {
+			return inner, ipi, nil
+		}
 	}
 	d.fillL4(out, l4)
 	out.Missing = missing
-	return nil
+	return nil, 0, nil
 }
 
 // nextLayer returns the layer type the last decoded layer points to.
@@ -375,11 +470,14 @@ func (d *Decoder) fillL4(out *Packet, l4 gopacket.LayerType) {
 
 // fragment feeds one IP fragment to the reassembly table and decodes the
 // datagram when it is complete.
-func (d *Decoder) fragment(in *capture.Packet, out *Packet, k fragKey, off int, more bool, data []byte, wire int) error {
+//
+// A reassembled datagram may itself carry a tunnel; then, as for
+// decodeLayers, the inner bytes and their parser are returned.
+func (d *Decoder) fragment(in *capture.Packet, out *Packet, k fragKey, off int, more bool, data []byte, wire int) ([]byte, int, error) {
 	d.stats.Fragments++
 	dgram, ok := d.frags.add(k, off, more, data, wire, in.Timestamp)
 	if !ok {
-		return ErrFragment
+		return nil, 0, ErrFragment
 	}
 	d.stats.Reassembled++
 	var err error
@@ -387,19 +485,34 @@ func (d *Decoder) fragment(in *capture.Packet, out *Packet, k fragKey, off int, 
 	case uint8(layers.IPProtocolTCP):
 		if err = d.tcp.DecodeFromBytes(dgram, gopacket.NilDecodeFeedback); err == nil {
 			d.fillL4(out, layers.LayerTypeTCP)
-			return nil
+			return nil, 0, nil
 		}
 	case uint8(layers.IPProtocolUDP):
 		if err = d.udp.DecodeFromBytes(dgram, gopacket.NilDecodeFeedback); err == nil {
+			if inner, ipi := d.udpTunnel(out, uint16(d.udp.DstPort), d.udp.Payload); inner != nil {
+				return inner, ipi, nil
+			}
 			d.fillL4(out, layers.LayerTypeUDP)
-			return nil
+			return nil, 0, nil
 		}
+	case uint8(layers.IPProtocolIPv4), uint8(layers.IPProtocolIPv6):
+		if inner, ipi := d.ipTunnel(out, dgram); inner != nil {
+			return inner, ipi, nil
+		}
+		d.stats.OtherProto++
+		return nil, 0, ErrUnsupported
+	case uint8(layers.IPProtocolGRE):
+		if inner, ipi := d.greTunnel(out, dgram); inner != nil {
+			return inner, ipi, nil
+		}
+		d.stats.OtherProto++
+		return nil, 0, ErrUnsupported
 	default:
 		d.stats.OtherProto++
-		return ErrUnsupported
+		return nil, 0, ErrUnsupported
 	}
 	d.stats.MalformedTransport++
-	return &Error{Number: in.Number, Layer: "reassembled datagram", Err: ErrMalformed, Detail: err.Error()}
+	return nil, 0, &Error{Number: in.Number, Layer: "reassembled datagram", Err: ErrMalformed, Detail: err.Error()}
 }
 
 // fail turns a DecodingLayerParser error into a counted *Error.

@@ -306,7 +306,7 @@ func TestDecoderStatsEach(t *testing.T) {
 			t.Errorf("packets = %d", v)
 		}
 	})
-	if len(names) != 14 || names[0] != "packets" || names[13] != "malformed_transport" {
+	if len(names) != 16 || names[0] != "packets" || names[15] != "tunnel_too_deep" {
 		t.Errorf("names = %v", names)
 	}
 }

@@ -11,6 +11,7 @@ type fragKey struct {
 	id       uint32
 	proto    uint8
 	v6       bool
+	network  uint64 // Tunnel.Network of the fragments' encapsulation
 }
 
 // span is a half-open byte range [start, end).

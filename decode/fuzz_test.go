@@ -16,7 +16,7 @@ import (
 var fuzzLinkTypes = []capture.LinkType{
 	capture.LinkTypeEthernet, capture.LinkTypeLinuxSLL, capture.LinkTypeLinuxSLL2,
 	capture.LinkTypeNull, capture.LinkTypeLoop, capture.LinkTypeRaw,
-	capture.LinkTypeIPv4, capture.LinkTypeIPv6,
+	capture.LinkTypeIPv4, capture.LinkTypeIPv6, capture.LinkTypeNFLOG, capture.LinkTypeFDDI,
 }
 
 // seedCaptures adds the first packets of a few shared captures as seeds.
@@ -27,6 +27,14 @@ func seedCaptures(f *testing.F, each func(lt capture.LinkType, data []byte)) {
 		"zeek/tcp/truncated-header.pcap",
 		"packt-grpc/grpc/unary.pcapng",
 		"tcpdump/802.1ad_QinQ.pcap",
+		"arkime/link-encap/gre-erspan-vxlan.pcap",
+		"zeek/link-encap/vxlan-encapsulated-http.pcap",
+		"zeek/link-encap/mpls-in-vlan.pcap",
+		"zeek/link-encap/nflog-http.pcap",
+		"zeek/link-encap/gre-sample.pcap",
+		"deepflow/encap/vxlan-nsh.pcap",
+		"deepflow/encap/ipip.pcap",
+		"deepflow/encap/geneve.pcap",
 	} {
 		r, lt, c, err := openCapture(filepath.Join(sharedTestdata, name))
 		if err != nil {
@@ -55,6 +63,13 @@ func FuzzDecode(f *testing.F) {
 	for _, fr := range ipv4Fragments(f) {
 		f.Add(uint8(0), fr)
 	}
+	for _, tc := range tunnelCases(f) {
+		for i, l := range fuzzLinkTypes {
+			if l == tc.link || (tc.link == 0 && l == capture.LinkTypeEthernet) {
+				f.Add(uint8(i), tc.data)
+			}
+		}
+	}
 	seedCaptures(f, func(lt capture.LinkType, data []byte) {
 		for i, l := range fuzzLinkTypes {
 			if l == lt {
@@ -74,6 +89,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			if p.Missing < 0 || len(p.Payload) > 1<<16 {
 				t.Fatalf("missing %d, payload %d", p.Missing, len(p.Payload))
+			}
+			if p.Tunnel.Depth > decode.MaxTunnelDepth || (p.Tunnel.Depth == 0) != (p.Tunnel.Kind == decode.TunnelNone) {
+				t.Fatalf("tunnel %+v", p.Tunnel)
 			}
 		case errors.Is(err, decode.ErrUnsupported), errors.Is(err, decode.ErrFragment):
 		case errors.Is(err, decode.ErrMalformed), errors.Is(err, decode.ErrTruncated):

@@ -24,10 +24,11 @@ const (
 // TCP connection ids that decode assigns.
 const datagramFlowBit = 1 << 63
 
-// udpKey identifies a UDP flow: its two ends in a fixed order, at one
-// capture point.
+// udpKey identifies a UDP flow: its two ends in a fixed order, in one
+// tunnel network (decode.Tunnel.Network), at one capture point.
 type udpKey struct {
 	lo, hi  netip.AddrPort
+	network uint64
 	capture string
 }
 
@@ -53,7 +54,7 @@ func (d *Driver) Datagram(p *decode.Packet) {
 	d.advanceDatagrams(p.Timestamp)
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
-	k := udpKey{lo: src, hi: dst, capture: p.Capture}
+	k := udpKey{lo: src, hi: dst, network: p.Tunnel.Network(), capture: p.Capture}
 	if k.hi.Compare(k.lo) < 0 {
 		k.lo, k.hi = k.hi, k.lo
 	}
@@ -133,9 +134,10 @@ func (d *Driver) startDatagram(f *udpFlow, p *decode.Packet, src, dst netip.Addr
 		return
 	}
 	f.proto, f.parser = proto, proto.NewDatagram(d.cfg.Parser)
-	f.flow = Flow{ID: f.id, Capture: p.Capture, Protocol: proto.Name, IDLink: proto.IDLink, Client: src, Server: dst}
+	f.flow = Flow{ID: f.id, Capture: p.Capture, Protocol: proto.Name, IDLink: proto.IDLink, Client: src, Server: dst, Tunnel: p.Tunnel}
 	if pd == ToClient {
 		f.flow.Client, f.flow.Server = dst, src
+		f.flow.Tunnel = p.Tunnel.Reverse()
 	}
 	d.stats.FlowsRecognised++
 }

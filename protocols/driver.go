@@ -22,6 +22,9 @@ type Flow struct {
 	Protocol string
 	// IDLink is the protocol's Protocol.IDLink.
 	IDLink string
+	// Tunnel is the encapsulation the flow arrived in (Kind TunnelNone if
+	// none), oriented so that Tunnel.OuterSrc is on Client's side.
+	Tunnel decode.Tunnel
 }
 
 // Handler receives the driver's output. The Message is valid only during
@@ -189,8 +192,10 @@ func (s *stream) start(p *Protocol, reqDir decode.Dir) {
 	s.flow = Flow{ID: s.conn.ID, Capture: s.conn.Capture, Protocol: p.Name, IDLink: p.IDLink}
 	if reqDir == decode.FromClient {
 		s.flow.Client, s.flow.Server = s.conn.Client, s.conn.Server
+		s.flow.Tunnel = s.conn.Tunnel
 	} else {
 		s.flow.Client, s.flow.Server = s.conn.Server, s.conn.Client
+		s.flow.Tunnel = s.conn.Tunnel.Reverse()
 	}
 	s.d.stats.FlowsRecognised++
 }

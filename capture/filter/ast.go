@@ -5,7 +5,9 @@ import "net/netip"
 // node is a boolean expression: andNode, orNode, notNode or a primitive.
 // Primitives record vlans, the number of "vlan" primitives parsed before
 // them, because like tcpdump each "vlan" moves every later offset by four
-// bytes whatever the boolean structure.
+// bytes whatever the boolean structure. Likewise they record tun, the
+// number of "vxlan" and "geneve" primitives before them: after one, offsets
+// refer to the encapsulated packet (and vlans counts again from 0).
 type node interface{ isNode() }
 
 type andNode struct{ l, r node }
@@ -27,6 +29,7 @@ const (
 type linkProtoNode struct {
 	proto uint16
 	vlans int
+	tun   int
 }
 
 // ipProtoNode matches the IPv4 protocol or IPv6 next header (ip proto,
@@ -36,6 +39,7 @@ type ipProtoNode struct {
 	v4, v6 bool
 	proto  uint8
 	vlans  int
+	tun    int
 }
 
 // portNode matches TCP, UDP or SCTP ports lo..hi (port, portrange).
@@ -44,6 +48,7 @@ type portNode struct {
 	dir    dir
 	lo, hi uint16
 	vlans  int
+	tun    int
 }
 
 // hostNode matches an address or network (host, net) in IPv4, ARP and
@@ -53,6 +58,7 @@ type hostNode struct {
 	ip, arp, rarp bool // for IPv4: which headers to look in
 	dir           dir
 	vlans         int
+	tun           int
 }
 
 // etherNode matches Ethernet addresses (ether host, ether broadcast).
@@ -61,6 +67,17 @@ type etherNode struct {
 	mac       [6]byte
 	dir       dir
 	multicast bool // ether multicast: the group bit of the destination
+	tun       int
+}
+
+// tunnelNode matches a VXLAN or Geneve packet (UDP to port 4789 or 6081),
+// with a VNI when vni >= 0; later primitives look inside it.
+type tunnelNode struct {
+	tok   token
+	vxlan bool // else Geneve
+	vni   int
+	vlans int
+	tun   int
 }
 
 // vlanNode matches an 802.1Q/802.1ad tag, with an ID when id >= 0.
@@ -68,6 +85,7 @@ type vlanNode struct {
 	tok   token
 	id    int
 	vlans int
+	tun   int
 }
 
 // lenNode is greater N (len >= N) or less N (len <= N).
@@ -91,6 +109,7 @@ func (portNode) isNode()      {}
 func (hostNode) isNode()      {}
 func (etherNode) isNode()     {}
 func (vlanNode) isNode()      {}
+func (tunnelNode) isNode()    {}
 func (lenNode) isNode()       {}
 func (relNode) isNode()       {}
 
@@ -107,6 +126,7 @@ type loadArith struct {
 	idx   arith
 	size  int
 	vlans int
+	tun   int
 }
 
 type binArith struct {

@@ -31,7 +31,7 @@ func compile(expr string, n node, link capture.LinkType, snaplen int) ([]bpf.Ins
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
 	}
-	c := &compiler{expr: expr, link: link}
+	c := &compiler{expr: expr, link: link, tunnels: new(int)}
 	switch link {
 	case capture.LinkTypeEthernet, capture.LinkTypeLinuxSLL, capture.LinkTypeLinuxSLL2,
 		capture.LinkTypeRaw, capture.LinkTypeIPv4, capture.LinkTypeIPv6,
@@ -47,6 +47,16 @@ func compile(expr string, n node, link capture.LinkType, snaplen int) ([]bpf.Ins
 		}
 	}
 	g := &gen{}
+	// The tunnel registers start at 0 so that every path stores before
+	// it loads (the kernel's checker demands it); a primitive after a
+	// tunnel whose test failed then reads the outer packet's offsets.
+	if *c.tunnels > 0 {
+		g.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: 0})
+		for l := 1; l <= *c.tunnels; l++ {
+			g.emit(bpf.StoreScratch{Src: bpf.RegA, N: linkSlot(l)})
+			g.emit(bpf.StoreScratch{Src: bpf.RegA, N: nlSlot(l)})
+		}
+	}
 	accept, reject := g.label(), g.label()
 	if err := g.bool(root, accept, reject); err != nil {
 		return nil, &Error{Expr: expr, Msg: err.Error(), Err: ErrUnsupported}
@@ -74,6 +84,40 @@ type testNode struct {
 	mask uint32 // and #mask before the comparison when not 0
 	cond bpf.JumpTest
 	k    uint32
+	// reg, when not 0, is 1 + the scratch slot holding the base that off
+	// and msh are relative to (inside a tunnel).
+	reg int
+}
+
+// maxTunnels bounds the nested "vxlan"/"geneve" primitives; each uses two
+// scratch memory slots, from the top.
+const maxTunnels = 2
+
+// Inside tunnel level l (1 for the first "vxlan"/"geneve"), M[linkSlot(l)]
+// is the offset of the inner link header, as if Ethernet: its EtherType is
+// at +12 (for Geneve carrying IP, the Geneve protocol field is there), and
+// M[nlSlot(l)] is the offset of the inner network-layer header.
+func linkSlot(l int) int { return 16 - 2*l }
+func nlSlot(l int) int   { return 17 - 2*l }
+
+// firstTunnelSlot is the lowest slot tunnels may use; relations use the
+// ones below it.
+const firstTunnelSlot = 16 - 2*maxTunnels
+
+// nlBias marks offsets relative to the inner network layer while a
+// primitive inside a tunnel is expanded; rebase turns them into loads
+// relative to M[nlSlot]. Real offsets never come near it.
+const nlBias = 1 << 20
+
+// storeNode is true and, as a side effect, stores the offsets of the
+// packet inside a VXLAN or Geneve header into the next level's slots. It
+// follows the tests of a tunnelNode: the outer packet is IPv4 (v6 false,
+// header length from IHL) or IPv6 with UDP right after.
+type storeNode struct {
+	vxlan bool
+	v6    bool
+	from  int    // the tunnel level of the outer packet (0: not tunnelled)
+	nl    uint32 // the outer network layer's offset (relative inside a tunnel)
 }
 
 type loadSrc uint8
@@ -86,6 +130,7 @@ const (
 
 func (constNode) isNode() {}
 func (testNode) isNode()  {}
+func (storeNode) isNode() {}
 
 func and(ns ...node) node {
 	var out node = constNode(true)
@@ -130,10 +175,57 @@ func eq(size int, off, k uint32) node {
 	return testNode{src: srcAbs, size: size, off: off, cond: bpf.JumpEqual, k: k}
 }
 
-// compiler expands primitives into tests for one link type.
+// compiler expands primitives into tests for one link type, or, when tun
+// is above 0, for the packet inside that many tunnels.
 type compiler struct {
-	expr string
-	link capture.LinkType
+	expr    string
+	link    capture.LinkType
+	tun     int
+	tunnels *int // the deepest tunnel level used, shared by copies
+}
+
+// at returns the compiler for primitives at tunnel level tun.
+func (c *compiler) at(tun int) *compiler {
+	if tun == c.tun {
+		return c
+	}
+	sub := *c
+	sub.tun = tun
+	if tun > *c.tunnels {
+		*c.tunnels = tun
+	}
+	return &sub
+}
+
+// rebase turns the tests of a primitive expanded inside tunnel level tun
+// into loads relative to that level's slots.
+func rebase(n node, tun int) node {
+	if tun == 0 {
+		return n
+	}
+	switch n := n.(type) {
+	case andNode:
+		return andNode{rebase(n.l, tun), rebase(n.r, tun)}
+	case orNode:
+		return orNode{rebase(n.l, tun), rebase(n.r, tun)}
+	case notNode:
+		return notNode{rebase(n.x, tun)}
+	case testNode:
+		if n.src == srcLen {
+			return n
+		}
+		if n.off >= nlBias {
+			n.off -= nlBias
+			n.reg = 1 + nlSlot(tun)
+			if n.src == srcInd {
+				n.msh -= nlBias
+			}
+		} else {
+			n.reg = 1 + linkSlot(tun)
+		}
+		return n
+	}
+	return n
 }
 
 func (c *compiler) errorf(t token, format string, args ...any) error {
@@ -165,6 +257,9 @@ func linkName(l capture.LinkType) string {
 
 // nl is the offset of the network-layer header after vlans VLAN tags.
 func (c *compiler) nl(vlans int) uint32 {
+	if c.tun > 0 {
+		return nlBias + 4*uint32(vlans)
+	}
 	switch c.link {
 	case capture.LinkTypeEthernet:
 		return 14 + 4*uint32(vlans)
@@ -183,6 +278,9 @@ func (c *compiler) nl(vlans int) uint32 {
 // address family for BSD loopback.
 func (c *compiler) linkProto(proto uint16, vlans int) node {
 	const ipv4, ipv6 = 0x800, 0x86dd
+	if c.tun > 0 {
+		return eq(2, 12+4*uint32(vlans), uint32(proto))
+	}
 	switch c.link {
 	case capture.LinkTypeEthernet:
 		return eq(2, 12+4*uint32(vlans), uint32(proto))
@@ -256,6 +354,13 @@ func dirs(d dir, src, dst node) node {
 }
 
 func (c *compiler) expand(n node) (node, error) {
+	if t := tunOf(n); t > 0 && c.tun == 0 {
+		x, err := c.at(t).expand(n)
+		if err != nil {
+			return nil, err
+		}
+		return rebase(x, t), nil
+	}
 	switch n := n.(type) {
 	case andNode, orNode:
 		var l, r node
@@ -300,7 +405,7 @@ func (c *compiler) expand(n node) (node, error) {
 	case hostNode:
 		return c.host(n), nil
 	case etherNode:
-		if c.link != capture.LinkTypeEthernet {
+		if c.link != capture.LinkTypeEthernet && c.tun == 0 {
 			return nil, c.errorf(n.tok, "ethernet addresses are not supported on %s", linkName(c.link))
 		}
 		if n.multicast {
@@ -309,8 +414,10 @@ func (c *compiler) expand(n node) (node, error) {
 		m := n.mac
 		hi, lo := uint32(m[0])<<8|uint32(m[1]), uint32(m[2])<<24|uint32(m[3])<<16|uint32(m[4])<<8|uint32(m[5])
 		return dirs(n.dir, and(eq(4, 8, lo), eq(2, 6, hi)), and(eq(4, 2, lo), eq(2, 0, hi))), nil
+	case tunnelNode:
+		return c.tunnel(n), nil
 	case vlanNode:
-		if c.link != capture.LinkTypeEthernet {
+		if c.link != capture.LinkTypeEthernet && c.tun == 0 {
 			return nil, c.errorf(n.tok, "no VLAN support for %s", linkName(c.link))
 		}
 		off := 12 + 4*uint32(n.vlans)
@@ -328,6 +435,11 @@ func (c *compiler) expand(n node) (node, error) {
 		var guards []node
 		c.guards(n.l, &guards)
 		c.guards(n.r, &guards)
+		for _, a := range []arith{n.l, n.r} {
+			if t := maxLoadTun(a); t > *c.tunnels {
+				*c.tunnels = t
+			}
+		}
 		return and(append(guards, relCode{n, c})...), nil
 	}
 	return nil, fmt.Errorf("filter: internal error: node %T", n)
@@ -412,6 +524,14 @@ func (c *compiler) guards(a arith, out *[]node) {
 		c.guards(a.x, out)
 	case loadArith:
 		c.guards(a.idx, out)
+		if a.tun > 0 && c.tun == 0 {
+			var inner []node
+			c.at(a.tun).guards(loadArith{proto: a.proto, idx: numArith{}, size: a.size, vlans: a.vlans, tun: a.tun}, &inner)
+			for _, g := range inner {
+				*out = append(*out, rebase(g, a.tun))
+			}
+			return
+		}
 		nl := c.nl(a.vlans)
 		switch a.proto {
 		case "ip":
@@ -437,3 +557,73 @@ type relCode struct {
 }
 
 func (relCode) isNode() {}
+
+// tunOf returns the tunnel level of a primitive, 0 for others.
+func tunOf(n node) int {
+	switch n := n.(type) {
+	case linkProtoNode:
+		return n.tun
+	case ipProtoNode:
+		return n.tun
+	case portNode:
+		return n.tun
+	case hostNode:
+		return n.tun
+	case etherNode:
+		return n.tun
+	case vlanNode:
+		return n.tun
+	case tunnelNode:
+		return n.tun
+	}
+	return 0
+}
+
+// maxLoadTun returns the deepest tunnel level of the loads in a.
+func maxLoadTun(a arith) int {
+	switch a := a.(type) {
+	case binArith:
+		return max(maxLoadTun(a.l), maxLoadTun(a.r))
+	case negArith:
+		return maxLoadTun(a.x)
+	case loadArith:
+		return max(a.tun, maxLoadTun(a.idx))
+	}
+	return 0
+}
+
+// tunnel tests for a VXLAN (UDP destination port 4789) or Geneve (6081,
+// version 0) header with the VNI, if given, over IPv4 (first fragment) or
+// IPv6 (UDP as next header), as libpcap's gen_geneve does, and then stores
+// the inner packet's offsets for the primitives after it.
+func (c *compiler) tunnel(n tunnelNode) node {
+	*c.tunnels = max(*c.tunnels, n.tun+1)
+	port := uint32(6081)
+	if n.vxlan {
+		port = 4789
+	}
+	nl := c.nl(n.vlans)
+	ind := func(size int, off uint32, mask, k uint32) node {
+		return testNode{src: srcInd, size: size, off: nl + off, msh: nl, mask: mask, cond: bpf.JumpEqual, k: k}
+	}
+	abs := func(size int, off uint32, mask, k uint32) node {
+		return testNode{src: srcAbs, size: size, off: nl + 40 + off, mask: mask, cond: bpf.JumpEqual, k: k}
+	}
+	v4 := []node{c.linkProto(0x800, n.vlans), eq(1, nl+9, 17), notFragment(nl), ind(2, 2, 0, port)}
+	v6 := []node{c.linkProto(0x86dd, n.vlans), eq(1, nl+6, 17), abs(2, 2, 0, port)}
+	if !n.vxlan {
+		v4 = append(v4, ind(1, 8, 0xc0, 0))
+		v6 = append(v6, abs(1, 8, 0xc0, 0))
+	}
+	if n.vni >= 0 {
+		v4 = append(v4, ind(4, 12, 0xffffff00, uint32(n.vni)<<8))
+		v6 = append(v6, abs(4, 12, 0xffffff00, uint32(n.vni)<<8))
+	}
+	rel := nl
+	if c.tun > 0 {
+		rel -= nlBias
+	}
+	v4 = append(v4, storeNode{vxlan: n.vxlan, from: c.tun, nl: rel})
+	v6 = append(v6, storeNode{vxlan: n.vxlan, v6: true, from: c.tun, nl: rel})
+	return or(and(v4...), and(v6...))
+}

@@ -26,6 +26,16 @@
 //   - vlan [ID]: each vlan moves the offsets of every later primitive by
 //     four bytes, whatever the and/or structure, exactly as tcpdump does,
 //     so "vlan and tcp" and "tcp and vlan" differ (Ethernet only);
+//   - vxlan [VNI] and geneve [VNI]: UDP to destination port 4789 or 6081
+//     over IPv4 (first fragment) or IPv6 (UDP as next header), Geneve
+//     version 0, with that VNI if given; like tcpdump's geneve, every
+//     primitive after one looks inside the tunnel (offsets relative to the
+//     inner Ethernet frame, or for Geneve carrying IP to its protocol
+//     field), whatever the and/or structure, and vlan counts inner tags
+//     from there. The inner offsets are computed when the tunnel test
+//     passes and kept in scratch memory (M[12] to M[15], at most two
+//     nested tunnels), as libpcap does; they start at 0, so a primitive
+//     after a tunnel test that failed looks at the outer packet;
 //   - greater N, less N, and, &&, or, ||, not, !, parentheses; and and or
 //     have equal precedence and associate left to right (pcap-filter(7));
 //   - relations proto[expr:size] with = == != < <= > >=, the arithmetic
@@ -47,8 +57,7 @@
 //
 // Host and port names that need resolving (hostnames, /etc/services beyond
 // a few well-known ports, /etc/ethers), gateway, protochain, ip broadcast
-// and ip multicast (they need the netmask), mpls, pppoed/pppoes, geneve,
-// vxlan, llc, the 802.11, FDDI, Token Ring, DECnet, ISO and other legacy
+// and ip multicast (they need the netmask), mpls, pppoed/pppoes, llc, the 802.11, FDDI, Token Ring, DECnet, ISO and other legacy
 // protocols, inbound/outbound and the pflog/Linux ancillary fields, and
 // ether proto values ≤ 1500 (802.3 length field; they compare the raw
 // field). Relations keep the header checks of both operands: libpcap drops

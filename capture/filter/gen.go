@@ -72,14 +72,20 @@ func (g *gen) bool(n node, t, f int) error {
 	case notNode:
 		return g.bool(n.x, f, t)
 	case testNode:
-		switch n.src {
-		case srcAbs:
+		switch {
+		case n.src == srcLen:
+			g.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+		case n.reg != 0 && n.src == srcAbs:
+			g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: n.reg - 1})
+			g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})
+		case n.reg != 0:
+			g.ipHeaderEnd(n.reg-1, n.msh)
+			g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})
+		case n.src == srcAbs:
 			g.emit(bpf.LoadAbsolute{Off: n.off, Size: n.size})
-		case srcInd:
+		default:
 			g.emit(bpf.LoadMemShift{Off: n.msh})
 			g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})
-		case srcLen:
-			g.emit(bpf.LoadExtension{Num: bpf.ExtLen})
 		}
 		if n.mask != 0 {
 			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: n.mask})
@@ -87,6 +93,9 @@ func (g *gen) bool(n node, t, f int) error {
 		g.cond(n.cond, n.k, false, t, f)
 	case relCode:
 		return g.relation(n, t, f)
+	case storeNode:
+		g.store(n)
+		g.jump(t)
 	default:
 		return fmt.Errorf("internal error: node %T", n)
 	}
@@ -127,8 +136,8 @@ func (g *gen) relation(n relCode, t, f int) error {
 // binary leaves l in A and r in X, keeping r in scratch memory while l is
 // computed.
 func (g *gen) binary(c *compiler, l, r arith) error {
-	if g.scratch == 16 {
-		return fmt.Errorf("expression too complex: more than 16 scratch memory slots")
+	if g.scratch == firstTunnelSlot {
+		return fmt.Errorf("expression too complex: more than %d scratch memory slots", firstTunnelSlot)
 	}
 	slot := g.scratch
 	g.scratch++
@@ -176,6 +185,9 @@ func (g *gen) arith(c *compiler, a arith) error {
 		}
 		g.emit(bpf.ALUOpX{Op: op})
 	case loadArith:
+		if a.tun > 0 {
+			return g.tunnelLoad(c, a)
+		}
 		nl := c.nl(a.vlans)
 		base, transport := nl, false
 		switch a.proto {
@@ -208,6 +220,115 @@ func (g *gen) arith(c *compiler, a arith) error {
 		return fmt.Errorf("internal error: arith %T", a)
 	}
 	return nil
+}
+
+// ipHeaderEnd leaves in X the offset of the end of an IPv4 header whose
+// start is M[slot] + msh: X = M[slot] + 4*(P[M[slot]+msh] & 0xf). Loads at
+// X + msh + k then reach the transport header's byte k.
+func (g *gen) ipHeaderEnd(slot int, msh uint32) {
+	g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slot})
+	g.emit(bpf.LoadIndirect{Off: msh, Size: 1})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	g.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	g.emit(bpf.TAX{})
+}
+
+// tunnelLoad emits proto[idx:size] for a load inside a tunnel: relative to
+// the inner link header (ether, link), network header (ip, ip6, arp, rarp,
+// icmp6) or, past the IPv4 header, transport header.
+func (g *gen) tunnelLoad(c *compiler, a loadArith) error {
+	v := 4 * uint32(a.vlans)
+	slot, off, transport := nlSlot(a.tun), v, false
+	switch a.proto {
+	case "ether", "link":
+		slot, off = linkSlot(a.tun), 0
+	case "tcp", "udp", "sctp", "icmp", "igmp":
+		transport = true
+	case "icmp6":
+		off = v + 40
+	}
+	base := func() {
+		if transport {
+			g.ipHeaderEnd(slot, v)
+		} else {
+			g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slot})
+		}
+	}
+	if k, ok := a.idx.(numArith); ok {
+		base()
+		g.emit(bpf.LoadIndirect{Off: off + k.v, Size: a.size})
+		return nil
+	}
+	if g.scratch == firstTunnelSlot {
+		return fmt.Errorf("expression too complex: more than %d scratch memory slots", firstTunnelSlot)
+	}
+	tmp := g.scratch
+	g.scratch++
+	defer func() { g.scratch-- }()
+	if err := g.arith(c, a.idx); err != nil {
+		return err
+	}
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: tmp})
+	base()
+	g.emit(bpf.LoadScratch{Dst: bpf.RegA, N: tmp})
+	g.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	g.emit(bpf.TAX{})
+	g.emit(bpf.LoadIndirect{Off: off, Size: a.size})
+	return nil
+}
+
+// store emits a storeNode: A = the offset of the UDP payload (the VXLAN
+// or Geneve header), then the inner offsets into the next level's slots.
+func (g *gen) store(n storeNode) {
+	switch {
+	case n.from == 0 && !n.v6:
+		g.emit(bpf.LoadMemShift{Off: n.nl})
+		g.emit(bpf.TXA{})
+		g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: n.nl + 8})
+	case n.from == 0:
+		g.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: n.nl + 48})
+	case !n.v6:
+		g.ipHeaderEnd(nlSlot(n.from), n.nl)
+		g.emit(bpf.TXA{})
+		g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: n.nl + 8})
+	default:
+		g.emit(bpf.LoadScratch{Dst: bpf.RegA, N: nlSlot(n.from)})
+		g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: n.nl + 48})
+	}
+	to := n.from + 1
+	if n.vxlan {
+		// An 8-byte header, then Ethernet.
+		g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 8})
+		g.emit(bpf.StoreScratch{Src: bpf.RegA, N: linkSlot(to)})
+		g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 14})
+		g.emit(bpf.StoreScratch{Src: bpf.RegA, N: nlSlot(to)})
+		return
+	}
+	// Geneve: 8 bytes and 4*OptLen of options, then what the protocol
+	// type names: Ethernet (0x6558), or a network header whose EtherType
+	// is the protocol field itself, at X+2 (so the link base is X-10).
+	g.emit(bpf.TAX{})
+	g.emit(bpf.LoadIndirect{Off: 0, Size: 1})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x3f})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	g.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 8})
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: nlSlot(to)})
+	g.emit(bpf.LoadIndirect{Off: 2, Size: 2})
+	eth, other, done := g.label(), g.label(), g.label()
+	g.cond(bpf.JumpEqual, 0x6558, false, eth, other)
+	g.place(eth)
+	g.emit(bpf.LoadScratch{Dst: bpf.RegA, N: nlSlot(to)})
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: linkSlot(to)})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 14})
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: nlSlot(to)})
+	g.jump(done)
+	g.place(other)
+	g.emit(bpf.TXA{})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: 10})
+	g.emit(bpf.StoreScratch{Src: bpf.RegA, N: linkSlot(to)})
+	g.place(done)
 }
 
 // layout resolves labels into skips. It drops jumps to the next

@@ -28,7 +28,7 @@ func TestKernelAccepts(t *testing.T) {
 		capture.LinkTypeRaw, capture.LinkTypeIPv4, capture.LinkTypeIPv6, capture.LinkTypeNull, capture.LinkTypeLoop}
 	n := 0
 	for _, link := range links {
-		for _, expr := range diffExprs {
+		for _, expr := range append(append(append([]string{}, diffExprs...), tunnelExprs...), vxlanExprs()...) {
 			prog, err := filter.Compile(expr, link, 0)
 			if err != nil {
 				continue // vlan or ether on a link without them

@@ -20,7 +20,8 @@ type parser struct {
 	expr  string
 	toks  []token
 	i     int
-	vlans int  // "vlan" primitives parsed so far
+	vlans int  // "vlan" primitives parsed so far (since the last tunnel)
+	tun   int  // "vxlan" and "geneve" primitives parsed so far
 	last  qual // qualifiers for implicit repetition
 }
 
@@ -28,7 +29,7 @@ type parser struct {
 var keywords = map[string]bool{
 	"and": true, "or": true, "not": true, "src": true, "dst": true, "host": true,
 	"net": true, "port": true, "portrange": true, "proto": true, "mask": true,
-	"vlan": true, "greater": true, "less": true, "broadcast": true,
+	"vlan": true, "vxlan": true, "geneve": true, "greater": true, "less": true, "broadcast": true,
 	"multicast": true, "len": true, "ether": true, "link": true, "ip": true,
 	"ip6": true, "arp": true, "rarp": true, "tcp": true, "udp": true,
 	"sctp": true, "icmp": true, "icmp6": true, "igmp": true,
@@ -37,7 +38,7 @@ var keywords = map[string]bool{
 // unsupported are pcap-filter(7) keywords this package does not compile.
 var unsupported = map[string]bool{
 	"gateway": true, "protochain": true, "mpls": true, "pppoed": true,
-	"pppoes": true, "geneve": true, "vxlan": true, "llc": true, "wlan": true,
+	"pppoes": true, "llc": true, "wlan": true,
 	"type": true, "subtype": true, "inbound": true, "outbound": true,
 	"ifname": true, "on": true, "rnr": true, "rulenum": true, "reason": true,
 	"rset": true, "ruleset": true, "srnr": true, "subrulenum": true,
@@ -338,7 +339,7 @@ func (p *parser) atom() (arith, error) {
 		if c := p.next(); !is(c, "]") {
 			return nil, p.unexpected(c)
 		}
-		return loadArith{proto: t.text, idx: idx, size: size, vlans: p.vlans}, nil
+		return loadArith{proto: t.text, idx: idx, size: size, vlans: p.vlans, tun: p.tun}, nil
 	}
 	if v, ok := constants[t.text]; ok && !t.esc {
 		return numArith{v}, nil
@@ -374,8 +375,26 @@ func (p *parser) primitive() (node, error) {
 			}
 			id = int(v)
 		}
-		n := vlanNode{tok: t, id: id, vlans: p.vlans}
+		n := vlanNode{tok: t, id: id, vlans: p.vlans, tun: p.tun}
 		p.vlans++
+		return n, nil
+	case "vxlan", "geneve":
+		p.next()
+		vni := -1
+		if n := p.peek(); n.kind == tokWord && isNumber(n.text) {
+			p.next()
+			v, _ := strconv.ParseUint(n.text, 0, 32)
+			if v > 1<<24-1 {
+				return nil, p.errorf(n, ErrSyntax, "%s VNI %s out of range", t.text, n.text)
+			}
+			vni = int(v)
+		}
+		if p.tun == maxTunnels {
+			return nil, p.errorf(t, ErrUnsupported, "more than %d nested tunnels", maxTunnels)
+		}
+		n := tunnelNode{tok: t, vxlan: t.text == "vxlan", vni: vni, vlans: p.vlans, tun: p.tun}
+		p.tun++
+		p.vlans = 0
 		return n, nil
 	case "greater", "less":
 		p.next()
@@ -386,7 +405,7 @@ func (p *parser) primitive() (node, error) {
 		return lenNode{greater: t.text == "greater", n: v}, nil
 	case "broadcast", "multicast":
 		p.next()
-		return etherNode{tok: t, mac: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, dir: dirDst, multicast: t.text == "multicast"}, nil
+		return etherNode{tok: t, mac: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, dir: dirDst, multicast: t.text == "multicast", tun: p.tun}, nil
 	}
 	var q qual
 	if is(t, "ether", "link", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp", "icmp6", "igmp") {
@@ -436,10 +455,10 @@ func (p *parser) abbrev(t token, proto string) (node, error) {
 	p.last = qual{proto: proto}
 	switch proto {
 	case "ip", "ip6", "arp", "rarp":
-		return linkProtoNode{proto: etherProtos[proto], vlans: p.vlans}, nil
+		return linkProtoNode{proto: etherProtos[proto], vlans: p.vlans, tun: p.tun}, nil
 	case "tcp", "udp", "sctp", "igmp", "icmp", "icmp6":
 		v := ipProtos[proto]
-		return ipProtoNode{v4: proto != "icmp6", v6: proto != "icmp" && proto != "igmp", proto: v, vlans: p.vlans}, nil
+		return ipProtoNode{v4: proto != "icmp6", v6: proto != "icmp" && proto != "igmp", proto: v, vlans: p.vlans, tun: p.tun}, nil
 	}
 	return nil, p.unexpected(p.peek())
 }
@@ -460,7 +479,7 @@ func (p *parser) proto(qproto string, kw token) (node, error) {
 			}
 			v = uint16(n)
 		}
-		return linkProtoNode{proto: v, vlans: p.vlans}, nil
+		return linkProtoNode{proto: v, vlans: p.vlans, tun: p.tun}, nil
 	}
 	v, ok := ipProtos[t.text]
 	if !ok {
@@ -472,7 +491,7 @@ func (p *parser) proto(qproto string, kw token) (node, error) {
 	}
 	switch qproto {
 	case "", "ip", "ip6":
-		return ipProtoNode{v4: qproto != "ip6", v6: qproto != "ip", proto: v, vlans: p.vlans}, nil
+		return ipProtoNode{v4: qproto != "ip6", v6: qproto != "ip", proto: v, vlans: p.vlans, tun: p.tun}, nil
 	}
 	return nil, p.unexpected(kw)
 }
@@ -539,11 +558,11 @@ func (p *parser) id(q qual) (node, error) {
 				lo, hi = hi, lo
 			}
 		}
-		return portNode{protos: protos, dir: q.dir, lo: lo, hi: hi, vlans: p.vlans}, nil
+		return portNode{protos: protos, dir: q.dir, lo: lo, hi: hi, vlans: p.vlans, tun: p.tun}, nil
 	}
 	p.next()
 	if mac, ok := parseMAC(t.text); ok && q.typ != "net" && (q.proto == "" || q.proto == "ether") {
-		return etherNode{tok: t, mac: mac, dir: q.dir}, nil
+		return etherNode{tok: t, mac: mac, dir: q.dir, tun: p.tun}, nil
 	}
 	if q.proto == "ether" {
 		return nil, p.errorf(t, ErrSyntax, "%q is not an Ethernet address", t.text)
@@ -557,7 +576,7 @@ func (p *parser) id(q qual) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := hostNode{addr: prefix, dir: q.dir, vlans: p.vlans}
+	n := hostNode{addr: prefix, dir: q.dir, vlans: p.vlans, tun: p.tun}
 	if prefix.Addr().Is4() {
 		if q.proto == "ip6" {
 			return nil, p.errorf(t, ErrSyntax, "ip6 qualifier with IPv4 address %q", t.text)

@@ -115,9 +115,21 @@ func TestTcpdump(t *testing.T) {
 	if _, err := os.Stat(sharedTestdata); err != nil {
 		t.Skipf("public captures not found at %s: %v", sharedTestdata, err)
 	}
+	compareWithTcpdump(t, tcpdump, diffCaptures, diffExprs)
+}
+
+// compareWithTcpdump runs every expression over every capture (a path
+// relative to the shared corpus, or starting with "./" relative to this
+// package) with tcpdump and with the compiled program, and compares the
+// packets each keeps.
+func compareWithTcpdump(t *testing.T, tcpdump string, captures, exprs []string) {
+	t.Helper()
 	var compared, partial, packets, mismatches int
-	for _, name := range diffCaptures {
+	for _, name := range captures {
 		path := filepath.Join(sharedTestdata, name)
+		if strings.HasPrefix(name, "./") {
+			path = name
+		}
 		f, err := capture.OpenFile(path, nil)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -125,7 +137,7 @@ func TestTcpdump(t *testing.T) {
 		}
 		in := readAll(t, f)
 		link := in[0].link
-		for _, expr := range diffExprs {
+		for _, expr := range exprs {
 			want, tdErr := tcpdumpKeeps(t, tcpdump, path, expr, in)
 			prog, err := filter.Compile(expr, link, 0)
 			if tdErr != nil || err != nil {
@@ -176,7 +188,43 @@ func TestTcpdump(t *testing.T) {
 		}
 	}
 	t.Logf("compared %d expression x capture pairs (%d expressions, %d captures; %d keep some but not all packets), %d packet verdicts, %d mismatches",
-		compared, len(diffExprs), len(diffCaptures), partial, packets, mismatches)
+		compared, len(exprs), len(captures), partial, packets, mismatches)
+}
+
+// tunnelCaptures hold Geneve and VXLAN traffic, and one capture without.
+var tunnelCaptures = []string{
+	"arkime/link-encap/tcpdump-geneve.pcap",        // Geneve, inner Ethernet, ICMP and SSH
+	"zeek/link-encap/geneve.pcap",                  // Geneve with options
+	"deepflow/encap/geneve.pcap",                   // Geneve, VNI 3
+	"zeek/link-encap/vxlan-encapsulated-http.pcap", // VXLAN
+	"arkime/link-encap/gre-erspan-vxlan.pcap",      // VXLAN inside ERSPAN
+	"./../../testdata/encap_geneve.pcap",           // Geneve VNI 100 with an option, HTTP inside
+	"filesamples/http/simple_http.pcap",            // no tunnel
+}
+
+// tunnelExprs use "geneve", which tcpdump 4.99 (libpcap 1.10) knows;
+// "vxlan" needs libpcap 1.11 and is tested in TestTunnelPrimitives.
+var tunnelExprs = []string{
+	"geneve", "not geneve", "geneve 3", "geneve 100", "geneve 10",
+	"geneve and ip", "geneve and ip6", "geneve and tcp", "geneve and icmp", "geneve and arp",
+	"geneve and tcp port 80", "geneve 100 and tcp dst port 80", "geneve and port 22",
+	"geneve and host 10.231.7.1", "geneve and src net 10.0.0.0/8", "geneve and ip[9] = 6",
+	"geneve and tcp[tcpflags] & tcp-syn != 0", "geneve and tcp[((tcp[12]&0xf0)>>2):4] = 0x47455420",
+	"geneve and ether[12:2] = 0x800", "geneve and ether src 02:00:00:00:00:01",
+	"tcp and geneve", "udp and geneve and udp", "geneve and vlan", "geneve and geneve",
+	"geneve and (tcp or icmp)", "geneve and not tcp", "geneve and len > 200",
+}
+
+// TestTcpdumpTunnels compares "geneve" expressions with tcpdump.
+func TestTcpdumpTunnels(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		t.Skip("tcpdump not installed: the differential test needs it (apt-get install tcpdump)")
+	}
+	if _, err := os.Stat(sharedTestdata); err != nil {
+		t.Skipf("public captures not found at %s: %v", sharedTestdata, err)
+	}
+	compareWithTcpdump(t, tcpdump, tunnelCaptures, tunnelExprs)
 }
 
 // tcpdumpKeeps returns, for each packet of in, whether "tcpdump -r path -w
@@ -210,4 +258,84 @@ func tcpdumpKeeps(t *testing.T, tcpdump, path, expr string, in []pkt) ([]bool, e
 		t.Fatalf("%s: %q: matched %d of the %d packets tcpdump kept to the input", path, expr, j, len(kept))
 	}
 	return keep, nil
+}
+
+// vxlanPairs match each "vxlan" expression with a tshark display filter
+// that keeps the same packets. tcpdump 4.99 (libpcap 1.10) has no vxlan
+// primitive, so tshark is the reference.
+var vxlanPairs = []struct{ expr, tshark string }{
+	{"vxlan", "udp.dstport == 4789"},
+	{"not vxlan", "!(udp.dstport == 4789)"},
+	{"vxlan 42", "udp.dstport == 4789 && vxlan.vni == 42"},
+	{"vxlan 7", "udp.dstport == 4789 && vxlan.vni == 7"},
+	{"vxlan and tcp", "udp.dstport == 4789 && vxlan && tcp"},
+	{"vxlan and arp", "udp.dstport == 4789 && arp"},
+	{"vxlan and icmp", "udp.dstport == 4789 && icmp"},
+	{"vxlan and tcp port 8080", "udp.dstport == 4789 && tcp.port == 8080"},
+	{"vxlan and tcp dst port 80", "udp.dstport == 4789 && tcp.dstport == 80"},
+	{"vxlan 42 and host 10.231.28.2", "udp.dstport == 4789 && vxlan.vni == 42 && ip.addr == 10.231.28.2"},
+	{"vxlan and tcp[tcpflags] & tcp-syn != 0", "udp.dstport == 4789 && tcp.flags.syn == 1"},
+	{"vxlan and tcp[((tcp[12]&0xf0)>>2):4] = 0x47455420", "udp.dstport == 4789 && tcp.payload[0:4] == 47:45:54:20"},
+	{"vxlan and ether[12:2] = 0x806", "udp.dstport == 4789 && arp"},
+}
+
+func vxlanExprs() []string {
+	var out []string
+	for _, p := range vxlanPairs {
+		out = append(out, p.expr)
+	}
+	return out
+}
+
+// TestVXLANAgainstTshark compares "vxlan" expressions with tshark display
+// filters, packet by packet.
+func TestVXLANAgainstTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed: the vxlan comparison needs it (apt-get install tshark)")
+	}
+	if _, err := os.Stat(sharedTestdata); err != nil {
+		t.Skipf("public captures not found at %s: %v", sharedTestdata, err)
+	}
+	captures := []string{
+		"./../../testdata/vxlan_underlay.pcap",         // VNI 42, HTTP on 8080
+		"zeek/link-encap/vxlan-encapsulated-http.pcap", // HTTP on 80
+		"zeek/link-encap/vxlan.pcap",                   // ARP and ICMP
+		"filesamples/http/simple_http.pcap",            // no tunnel
+	}
+	verdicts := 0
+	for _, name := range captures {
+		path := filepath.Join(sharedTestdata, name)
+		if strings.HasPrefix(name, "./") {
+			path = name
+		}
+		f, err := capture.OpenFile(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := readAll(t, f)
+		for _, p := range vxlanPairs {
+			out, err := exec.Command(tshark, "-r", path, "-Y", p.tshark, "-T", "fields", "-e", "frame.number").Output()
+			if err != nil {
+				t.Fatalf("tshark -Y %q: %v", p.tshark, err)
+			}
+			want := make([]bool, len(in))
+			for _, n := range strings.Fields(string(out)) {
+				var i int
+				fmt.Sscan(n, &i)
+				want[i-1] = true
+			}
+			fl, err := filter.New(p.expr, in[0].link)
+			if err != nil {
+				t.Fatalf("%q: %v", p.expr, err)
+			}
+			for i, pk := range in {
+				if got := fl.Match(pk.data, pk.wire); got != want[i] {
+					t.Errorf("%s: %q: packet %d: got %v, tshark -Y %q says %v", name, p.expr, i+1, got, p.tshark, want[i])
+				}
+				verdicts++
+			}
+		}
+	}
+	t.Logf("%d packet verdicts compared with tshark", verdicts)
 }

@@ -44,6 +44,7 @@ type outputFlags struct {
 	otlpInsecure bool
 	serviceNames []string
 	otlp         *otlp.Exporter // set by openSink when --otlp-endpoint is given
+	vxlanPorts   []uint
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -66,7 +67,8 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "also export spans over OTLP to `URL`: grpc://host:4317 or http://host:4318 (https://, grpcs:// for TLS)")
 	f.StringArrayVar(&o.otlpHeaders, "otlp-header", nil, "send header `KEY=VALUE` with every OTLP request (repeatable)")
 	f.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "OTLP/gRPC in plaintext, without TLS (e.g. a loopback collector)")
-	f.StringArrayVar(&o.serviceNames, "service-name", nil, "OTLP service.name `ADDR=NAME` for an ip or ip:port (repeatable; default: the server's ip:port, a client's ip)")
+	f.StringArrayVar(&o.serviceNames, "service-name", nil, "service name `ADDR=NAME` for an ip or ip:port, for OTLP, --format html and --watch (repeatable; default: the server's ip:port, a client's ip)")
+	f.UintSliceVar(&o.vxlanPorts, "vxlan-port", nil, "UDP `PORT`s decoded as VXLAN besides 4789 (e.g. 8472, Linux's default)")
 }
 
 // otlpConfig turns the OTLP flags into the exporter's Config.
@@ -171,6 +173,12 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 		cfg.Correlate.TimingMinConfidence = -1 // accept every candidate
 	}
 	cfg.Assembler.IdleTimeout = o.idle
+	for _, p := range o.vxlanPorts {
+		if p == 0 || p > 65535 {
+			return nil, fmt.Errorf("--vxlan-port %d: not a UDP port", p)
+		}
+		cfg.Decode.VXLANPorts = append(cfg.Decode.VXLANPorts, uint16(p))
+	}
 	return cfg, nil
 }
 
