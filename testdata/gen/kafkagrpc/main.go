@@ -24,11 +24,12 @@
 // v12): flexible encodings, but topics named rather than given by topic id
 // (Fetch v13+), so the spans carry the topic name.
 //
-// Mode grpc makes, on one HTTP/2 connection, four calls with metadata
+// Mode grpc makes, on one HTTP/2 connection, five calls with metadata
 // traceparent 00-<GRPCTrace(i)>-<GRPCSpan(i)>-01 and x-request-id
-// grpc-req-000<i>: GetOrder("42") → OK, GetOrder("404") → NotFound,
-// GetOrder("7") → OK, and the server-streaming WatchOrder("42"), which
-// answers three messages then OK. Messages are wrapperspb.StringValue, so
+// grpc-req-000<i> (i = 1..5): GetOrder("42") → OK, GetOrder("404") →
+// NotFound, GetOrder("503") → Unavailable, GetOrder("7") → OK, and the
+// server-streaming WatchOrder("42"), which answers three messages then OK.
+// The errors are trailers-only responses. Messages are wrapperspb.StringValue, so
 // no protoc is needed.
 //
 // All ids are fixed (see the trace and span functions), so a regenerated
@@ -188,7 +189,6 @@ func kafkaClients(ctx context.Context, addr string) error {
 				got <- r
 			})
 		}
-		cerr <- nil
 	}()
 	// Let the consumer find the partition and start its first long poll.
 	time.Sleep(500 * time.Millisecond)
@@ -260,8 +260,11 @@ var ordersDesc = grpc.ServiceDesc{
 type ordersImpl struct{}
 
 func (ordersImpl) GetOrder(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
-	if in.GetValue() == "404" {
+	switch in.GetValue() {
+	case "404":
 		return nil, status.Errorf(codes.NotFound, "order %s not found", in.GetValue())
+	case "503":
+		return nil, status.Error(codes.Unavailable, "order store unavailable")
 	}
 	return wrapperspb.String(fmt.Sprintf(`{"order_id":%s,"status":"shipped"}`, in.GetValue())), nil
 }
@@ -276,7 +279,7 @@ func (ordersImpl) WatchOrder(in *wrapperspb.StringValue, stream grpc.ServerStrea
 	return nil
 }
 
-// grpcClient makes the four calls.
+// grpcClient makes the five calls.
 func grpcClient(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -290,12 +293,16 @@ func grpcClient(ctx context.Context, addr string) error {
 			"traceparent", fmt.Sprintf("00-%s-%s-01", GRPCTrace(i), GRPCSpan(i)),
 			"x-request-id", fmt.Sprintf("grpc-req-%04d", i))
 	}
-	for i, id := range []string{"42", "404", "7"} {
+	for i, c := range []struct {
+		id   string
+		code codes.Code
+	}{{"42", codes.OK}, {"404", codes.NotFound}, {"503", codes.Unavailable}, {"7", codes.OK}} {
+		id := c.id
 		out := new(wrapperspb.StringValue)
 		err := conn.Invoke(md(i+1), "/wiretrace.demo.Orders/GetOrder", wrapperspb.String(id), out)
-		if i == 1 {
-			if status.Code(err) != codes.NotFound {
-				return fmt.Errorf("GetOrder(%s): %v, want NotFound", id, err)
+		if c.code != codes.OK {
+			if status.Code(err) != c.code {
+				return fmt.Errorf("GetOrder(%s): %v, want %v", id, err, c.code)
 			}
 			fmt.Printf("GetOrder(%s): %v\n", id, err)
 		} else if err != nil {
@@ -305,7 +312,7 @@ func grpcClient(ctx context.Context, addr string) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	stream, err := conn.NewStream(md(4), &ordersDesc.Streams[0], "/wiretrace.demo.Orders/WatchOrder")
+	stream, err := conn.NewStream(md(5), &ordersDesc.Streams[0], "/wiretrace.demo.Orders/WatchOrder")
 	if err != nil {
 		return err
 	}
