@@ -355,6 +355,11 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 		if n == 0 {
 			break
 		}
+		if idler, ok := s.parser.(Idler); ok && idler.Idle(pd) {
+			// The bytes belonged to no message: the next one starts
+			// where the following bytes do.
+			ds.active = false
+		}
 	}
 	rest := buf[off:]
 	if len(rest) == 0 {

@@ -87,3 +87,53 @@ func TestDriverSalvagesCutHeader(t *testing.T) {
 		t.Errorf("FlowEnd called %d times", rec.ends)
 	}
 }
+
+// chatter is a toy protocol: 'p' is a keep-alive byte that belongs to no
+// message; "m" up to ';' is a request.
+type chatter struct{ idle bool }
+
+func (c *chatter) Parse(dir protocols.Direction, data []byte, m *protocols.Message) (int, bool, error) {
+	if data[0] == 'p' {
+		c.idle = true
+		return 1, false, nil
+	}
+	c.idle = false
+	for i, b := range data {
+		if b == ';' {
+			m.Kind, m.Name, m.NoResponse = protocols.Request, "M", true
+			return i + 1, true, nil
+		}
+	}
+	return 0, false, nil
+}
+func (c *chatter) Gap(protocols.Direction, int)                     {}
+func (c *chatter) End(protocols.Direction, *protocols.Message) bool { return false }
+
+type idleChatter struct{ chatter }
+
+func (c *idleChatter) Idle(protocols.Direction) bool { return c.idle }
+
+// TestDriverIdleBytes checks that bytes a parser says belong to no message
+// do not date the next message.
+func TestDriverIdleBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		parser    func() protocols.Parser
+		wantStart int64
+	}{
+		{"without Idler the chatter dates the message", func() protocols.Parser { return &chatter{} }, 10},
+		{"with Idler the message starts at its own bytes", func() protocols.Parser { return &idleChatter{} }, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proto := &protocols.Protocol{Name: "chatter", Sniff: func([]byte) protocols.Direction { return protocols.ToServer }, New: func(*protocols.Config) protocols.Parser { return tc.parser() }}
+			rec := &recorder{}
+			d := protocols.NewDriver(&protocols.DriverConfig{Registry: protocols.NewRegistry(proto)}, rec)
+			st := d.NewStream(&decode.Conn{ID: 1, Client: netip.MustParseAddrPort("10.0.0.1:1"), Server: netip.MustParseAddrPort("10.0.0.2:2")})
+			st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 10, Seq: 0, Data: []byte("pp")})
+			st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 50, Seq: 2, Data: []byte("m;")})
+			if len(rec.msgs) != 1 || rec.msgs[0].Start != tc.wantStart {
+				t.Fatalf("messages %+v, want one starting at %d", rec.msgs, tc.wantStart)
+			}
+		})
+	}
+}

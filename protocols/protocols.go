@@ -192,6 +192,15 @@ type Salvager interface {
 	Salvage(dir Direction, tail []byte, msg *Message) bool
 }
 
+// Idler is implemented by parsers that consume bytes belonging to no
+// message (keep-alives, control frames, protocol chatter between
+// messages). After a Parse call that consumed bytes without completing a
+// message, the driver asks Idle; true means dir has no message in progress,
+// so the next byte consumed starts a new message and dates it.
+type Idler interface {
+	Idle(dir Direction) bool
+}
+
 // Config holds settings that parsers share.
 type Config struct {
 	// XRequestIDHeaders lists the header names whose value is the request

@@ -234,6 +234,26 @@ func (p *Parser) other(h *half) *half {
 	return &p.halves[0]
 }
 
+// Idle implements protocols.Idler: dir is between messages when no frame
+// or header block is being read and no stream has started, and not yet
+// completed, a message in that direction.
+func (p *Parser) Idle(dir protocols.Direction) bool {
+	h := p.half(dir)
+	if h == nil || h.inFrame || h.cont != 0 || h.qhead < len(h.queue) {
+		return false
+	}
+	for _, st := range p.streams {
+		sd := &st.req
+		if dir == protocols.ToClient {
+			sd = &st.resp
+		}
+		if sd.size > 0 && !sd.emitted {
+			return false
+		}
+	}
+	return true
+}
+
 // Parse implements protocols.Parser. One frame may complete two messages
 // (a server's END_STREAM before the client's completes the request too);
 // the second is returned by the next call, and so that there is one, the
@@ -262,6 +282,12 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 			return n, false, err
 		}
 		n += k
+		if k > 0 && h.qhead == len(h.queue) && p.Idle(dir) && n < len(data) {
+			// A frame that belongs to no message (SETTINGS, PING,
+			// WINDOW_UPDATE...): return, so the driver dates the next
+			// message from its own first frame.
+			return n, false, nil
+		}
 		if h.qhead < len(h.queue) {
 			p.pop(h, msg)
 			if h.qhead < len(h.queue) && n == len(data) && n > 0 {
