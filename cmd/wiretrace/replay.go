@@ -30,6 +30,7 @@ type outputFlags struct {
 	idle          time.Duration
 	configFile    string
 	quiet         bool
+	metricsAddr   string
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -41,34 +42,24 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&o.protocolPorts, "protocol", nil, "force a protocol on a server port, `PORT=NAME` (like tshark's decode-as)")
 	f.DurationVar(&o.window, "window", 5*time.Second, "how long, in packet time, a trace stays open after its last span")
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
-	f.StringVar(&o.configFile, "config", "", "read settings from `FILE` (key: value lines)")
+	f.StringVar(&o.configFile, "config", "", "read settings from the YAML `FILE` (keys are the long flag names); flags win")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR`/metrics (e.g. 127.0.0.1:9464)")
 }
 
-// engineConfig turns flags (and the config file) into the stages' Config.
+// engineConfig turns flags (the config file already applied, see
+// applyConfigFile) into the stages' Config.
 func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	cfg := &engine.Config{}
-	file := map[string]string{}
-	if o.configFile != "" {
-		var err error
-		if file, err = readConfig(o.configFile); err != nil {
-			return nil, err
+	for _, h := range o.xRequestID {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Parser.XRequestIDHeaders = append(cfg.Parser.XRequestIDHeaders, h)
 		}
 	}
-	xrid := o.xRequestID
-	if !cmd.Flags().Changed("x-request-id-headers") {
-		if v, ok := file["http_log_x_request_id"]; ok {
-			xrid = splitList(v)
+	for _, n := range o.localNets {
+		if strings.TrimSpace(n) == "" {
+			continue
 		}
-	}
-	cfg.Parser.XRequestIDHeaders = xrid
-	nets := o.localNets
-	if !cmd.Flags().Changed("local-net") {
-		if v, ok := file["local_net"]; ok {
-			nets = splitList(v)
-		}
-	}
-	for _, n := range nets {
 		p, err := parsePrefix(n)
 		if err != nil {
 			return nil, err
@@ -104,46 +95,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	return netip.Prefix{}, fmt.Errorf("--local-net %q: not a CIDR or address", s)
-}
-
-func splitList(v string) []string {
-	v = strings.Trim(strings.TrimSpace(v), "[]")
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		s = strings.Trim(strings.TrimSpace(s), `"'`)
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// readConfig reads "key: value" (or "key = value") lines; '#' starts a
-// comment.
-func readConfig(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	m := map[string]string{}
-	for i, line := range strings.Split(string(b), "\n") {
-		if j := strings.IndexByte(line, '#'); j >= 0 {
-			line = line[:j]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			k, v, ok = strings.Cut(line, "=")
-		}
-		if !ok {
-			return nil, fmt.Errorf("config: %s:%d: want key: value", path, i+1)
-		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return m, nil
 }
 
 // openSink opens the output and the sink for the chosen format.
@@ -231,13 +182,28 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if err != nil {
 		return err
 	}
+	var src capture.Source = capture.Merge(srcs...)
+	// With --metrics-addr the engine runs under a lock that scrapes take
+	// between packets.
+	var p *pipeline
+	if o.metricsAddr != "" {
+		p = &pipeline{}
+		m := p.newMetrics(nil)
+		sink = m.Sink(sink)
+		src = &unlockedReads{Source: src, mu: &p.mu}
+		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)
+		if err != nil {
+			sink.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	eng := engine.New(cfg, sink)
 	stderr := cmd.ErrOrStderr()
 	var prog *progress
 	if total > 64<<20 && isTerminal(stderr) {
 		prog = newProgress(stderr, total)
 	}
-	var src capture.Source = capture.Merge(srcs...)
 	var fs *filter.Source
 	if filterExpr != "" {
 		f, err := filter.New(filterExpr, capture.LinkTypeEthernet)
@@ -250,7 +216,17 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if prog != nil {
 		src = &progressSource{Source: src, eng: eng, prog: prog}
 	}
+	if p != nil {
+		p.eng, p.fs = eng, fs
+		p.mu.Lock()
+	}
 	bad := eng.Run(src, func(err error) { fmt.Fprintln(stderr, "wiretrace:", err) })
+	if p != nil {
+		p.mu.Unlock()
+		// Flush under the lock too: scrapes may still come.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	}
 	if prog != nil {
 		prog.done()
 	}
