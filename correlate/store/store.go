@@ -438,12 +438,18 @@ type Dependency struct {
 
 // Dependencies counts the calls seen in the traces that started in
 // [start, end] (Unix ns; 0 = unbounded): one per span, from its client's
-// service (Parent) to its server's (Child). Sorted by parent, then child.
+// service (Parent) to its server's (Child). A client without a configured
+// name is named after the one service its address serves, if there is
+// exactly one. Sorted by parent, then child.
 func (s *Store) Dependencies(start, end int64) []Dependency {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	type key struct{ p, c string }
 	counts := map[key]uint64{}
+	// An unnamed client is named after the service it serves, when its
+	// address serves exactly one: calls then chain service to service.
+	served := map[netip.Addr]string{}
+	var spans []*correlate.Span
 	s.byTime.Scan(func(e *entry) bool {
 		if end != 0 && e.start > end {
 			return false
@@ -452,10 +458,24 @@ func (s *Store) Dependencies(start, end int64) []Dependency {
 			return true
 		}
 		for _, sp := range e.spans {
-			counts[key{s.cfg.Names.Client(sp), s.cfg.Names.Server(sp)}]++
+			spans = append(spans, sp)
+			a, svc := sp.ServerAddr.Addr(), s.cfg.Names.Server(sp)
+			if prev, ok := served[a]; ok && prev != svc {
+				svc = ""
+			}
+			served[a] = svc
 		}
 		return true
 	})
+	for _, sp := range spans {
+		client := s.cfg.Names.Client(sp)
+		if _, named := s.cfg.Names.lookup(sp.ClientAddr); !named {
+			if svc := served[sp.ClientAddr.Addr()]; svc != "" {
+				client = svc
+			}
+		}
+		counts[key{client, s.cfg.Names.Server(sp)}]++
+	}
 	out := make([]Dependency, 0, len(counts))
 	for k, n := range counts {
 		out = append(out, Dependency{Parent: k.p, Child: k.c, CallCount: n})

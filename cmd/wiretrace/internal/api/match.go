@@ -12,7 +12,8 @@ import (
 
 // callSite is an APM span that may have made a call wiretrace saw.
 type callSite struct {
-	id         string // 16 hex
+	id         string // 16 hex, for matching
+	ref        string // the id as the APM wrote it, for references
 	client     bool   // span kind client or producer
 	start, end int64  // Unix ns
 	hosts      []string
@@ -36,7 +37,7 @@ func parentOf(sp *correlate.Span, sites []callSite, names store.Names, slack int
 		}
 		for _, c := range sites {
 			if c.id == id {
-				return id
+				return c.ref
 			}
 		}
 	}
@@ -52,7 +53,7 @@ func parentOf(sp *correlate.Span, sites []callSite, names store.Names, slack int
 	if best < 0 {
 		return ""
 	}
-	return sites[best].id
+	return sites[best].ref
 }
 
 func peerMatches(c *callSite, sp *correlate.Span, names store.Names) bool {
@@ -79,7 +80,7 @@ var (
 // tag's value as text).
 func newCallSite(id, kind string, start, end int64, get func(string) (string, bool)) callSite {
 	k := strings.ToLower(kind)
-	c := callSite{id: normSpanID(id), start: start, end: end,
+	c := callSite{id: normSpanID(id), ref: id, start: start, end: end,
 		client: strings.Contains(k, "client") || strings.Contains(k, "producer")}
 	for _, key := range hostKeys {
 		if v, ok := get(key); ok && v != "" {
