@@ -97,6 +97,15 @@ func applyConfig(fs *pflag.FlagSet, path string, b []byte, known map[string]bool
 		if err != nil {
 			return at("%v", err)
 		}
+		if _, ok := f.Value.(pflag.SliceValue); ok && v.Kind == yaml.ScalarNode {
+			// "a, b" is a list too, as in the first format.
+			vals = nil
+			for _, e := range strings.Split(v.Value, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					vals = append(vals, e)
+				}
+			}
+		}
 		if len(vals) == 0 {
 			// An empty list clears a list flag's default.
 			if sv, ok := f.Value.(pflag.SliceValue); ok {

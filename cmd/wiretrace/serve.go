@@ -231,6 +231,12 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 	if !live && len(args) == 0 {
 		return errors.New("serve: give capture files or -i IFACE")
 	}
+	if c.workers != 1 {
+		return fmt.Errorf("serve: --workers %d: only 1 is supported for now", c.workers)
+	}
+	if !live && c.write != "" {
+		return errors.New("serve: -w writes a live capture; it needs -i")
+	}
 	cfg, err := o.engineConfig(cmd)
 	if err != nil {
 		return err
@@ -269,6 +275,7 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 	p := &pipeline{}
 	extra := []func(func(string, uint64)){func(f func(string, uint64)) { st.Stats().Each(f) }}
 	var liveSrc *capture.Live
+	var pw *capture.PcapngWriter
 	var src capture.Source
 	if live {
 		lc, err := c.liveConfig()
@@ -281,6 +288,16 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 		defer liveSrc.Close()
 		extra = append(extra, func(f func(string, uint64)) { ls := liveSrc.Stats(); ls.Each(f) })
 		src = liveSrc
+		if c.write != "" {
+			wf, err := os.Create(c.write)
+			if err != nil {
+				return fmt.Errorf("serve: -w: %w", err)
+			}
+			defer wf.Close()
+			if pw, err = capture.NewPcapngWriter(wf, c.snaplen); err != nil {
+				return err
+			}
+		}
 	} else {
 		var srcs []capture.Source
 		defer func() {
@@ -325,8 +342,11 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 
 	var rerr error
 	if live {
-		rerr = readLive(&lockedReads{Source: src, mu: &p.mu}, liveSrc, p, nil, c.count)
+		rerr = readLive(&lockedReads{Source: src, mu: &p.mu}, liveSrc, p, pw, c.count)
 		liveSrc.Close()
+		if pw != nil {
+			rerr = errors.Join(rerr, pw.Flush())
+		}
 	} else {
 		p.mu.Lock()
 		bad := p.eng.Run(src, func(err error) { fmt.Fprintln(stderr, "wiretrace:", err) })

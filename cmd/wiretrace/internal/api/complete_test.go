@@ -115,7 +115,6 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-
 func TestCompleteErrors(t *testing.T) {
 	srv := httptest.NewServer(api.New(&api.Config{Store: demoStore(t), MaxBody: 1 << 10}))
 	defer srv.Close()
