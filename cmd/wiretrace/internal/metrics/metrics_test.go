@@ -70,9 +70,9 @@ func replayDemo(t *testing.T, m **metrics.Metrics, names store.Names) *engine.En
 // lateSource lets the engine be built after the metrics (its sink).
 type lateSource struct{ eng **engine.Engine }
 
-func (l *lateSource) EachStat(f func(string, uint64))        { (*l.eng).EachStat(f) }
+func (l *lateSource) EachStat(f func(string, uint64))       { (*l.eng).EachStat(f) }
 func (l *lateSource) EachParseError(f func(string, uint64)) { (*l.eng).EachParseError(f) }
-func (l *lateSource) PendingSpans() int                      { return (*l.eng).PendingSpans() }
+func (l *lateSource) PendingSpans() int                     { return (*l.eng).PendingSpans() }
 
 // TestScrapeMatchesStatsLine replays demo.pcap and checks that every
 // counter of the stats line is exported with its value.
@@ -98,16 +98,16 @@ func TestScrapeMatchesStatsLine(t *testing.T) {
 		t.Errorf("only %d counters on the stats line", n)
 	}
 	want := map[string]float64{
-		"wiretrace_packets_total":                                           56,
-		"wiretrace_bytes_total":                                             7414,
-		"wiretrace_spans_total":                                             9,
-		"wiretrace_pending_spans":                                           0,
-		"wiretrace_live_kernel_drops_total":                                 7,
-		"wiretrace_live_ring_version":                                       1,
-		`wiretrace_protocol_spans_total{protocol="http",status="ok"}`:       6,
-		`wiretrace_protocol_spans_total{protocol="http",status="error"}`:    3,
-		`wiretrace_request_duration_seconds_count{client_service="10.231.7.2",protocol="http",server_service="orders"}`: 3,
-		`wiretrace_request_duration_seconds_count{client_service="10.231.7.3",protocol="http",server_service="10.231.7.4:9090"}`: 3,
+		"wiretrace_packets_total":                                        56,
+		"wiretrace_bytes_total":                                          7414,
+		"wiretrace_spans_total":                                          9,
+		"wiretrace_pending_spans":                                        0,
+		"wiretrace_live_kernel_drops_total":                              7,
+		"wiretrace_live_ring_version":                                    1,
+		`wiretrace_protocol_spans_total{protocol="http",status="ok"}`:    6,
+		`wiretrace_protocol_spans_total{protocol="http",status="error"}`: 3,
+		`wiretrace_request_duration_seconds_count{client_service="10.231.7.2",protocol="http",server_service="orders"}`:                    3,
+		`wiretrace_request_duration_seconds_count{client_service="10.231.7.3",protocol="http",server_service="10.231.7.4:9090"}`:           3,
 		`wiretrace_request_duration_seconds_bucket{client_service="10.231.7.1",protocol="http",server_service="10.231.7.2:80",le="0.001"}`: 2,
 	}
 	for k, w := range want {
