@@ -1,19 +1,3 @@
-// Package store keeps finished traces in memory for queries: a
-// correlate.Sink indexed by trace id and by time.
-//
-// A Store is bounded twice: by Retention, measured in packet time back from
-// the newest span end it has seen (never the wall clock), and by MaxSpans;
-// traces that fall out of either bound are evicted whole, oldest start
-// first, and counted in Stats. Traces written again under an id already
-// stored (late spans) are merged into the stored trace.
-//
-// Each span belongs to one service (see [Names]): the name configured for
-// its address, else the address itself. Services and their operations (span
-// names) are indexed for listing.
-//
-// A Store is safe for concurrent use: one writer (the pipeline) and any
-// number of readers (the HTTP API). Traces returned by queries share their
-// spans with the store; callers must not modify them.
 package store
 
 import (
@@ -138,8 +122,8 @@ type Store struct {
 	mu       sync.RWMutex
 	cfg      Config
 	byID     map[string]*entry
-	byTime   *btree.BTreeG[*entry] // ordered by (start, id)
-	ops      map[string]map[string]int
+	byTime   *btree.BTreeG[*entry]        // ordered by (start, id)
+	ops      map[string]map[Operation]int // by service
 	spans    int
 	newest   int64
 	longest  int64 // the longest end-start of a stored trace, for scans
@@ -151,7 +135,7 @@ var _ correlate.Sink = (*Store)(nil)
 
 // New returns an empty store.
 func New(cfg *Config) *Store {
-	s := &Store{byID: make(map[string]*entry), ops: make(map[string]map[string]int)}
+	s := &Store{byID: make(map[string]*entry), ops: make(map[string]map[Operation]int)}
 	if cfg != nil {
 		s.cfg = *cfg
 	}
@@ -216,12 +200,13 @@ func (s *Store) addOp(sp *correlate.Span, d int) {
 		if d < 0 {
 			return
 		}
-		m = make(map[string]int)
+		m = make(map[Operation]int)
 		s.ops[svc] = m
 	}
-	m[sp.Name] += d
-	if m[sp.Name] <= 0 {
-		delete(m, sp.Name)
+	op := Operation{Name: sp.Name, Kind: SpanKind(sp)}
+	m[op] += d
+	if m[op] <= 0 {
+		delete(m, op)
 		if len(m) == 0 {
 			delete(s.ops, svc)
 		}
@@ -418,15 +403,49 @@ func (s *Store) Services() []string {
 	return out
 }
 
+// Operation is a span name and the kind of the spans that have it.
+type Operation struct {
+	Name string
+	// Kind is "client" for client-side spans, else "server" (see
+	// SpanKind).
+	Kind string
+}
+
+// SpanKind returns the kind of sp as seen from its service (see Names):
+// "client" for a client-side span, else "server".
+func SpanKind(sp *correlate.Span) string {
+	if sp.Side == correlate.SideClient {
+		return "client"
+	}
+	return "server"
+}
+
 // Operations returns the span names of service's stored spans, sorted.
 func (s *Store) Operations(service string) []string {
+	var out []string
+	for _, op := range s.OperationKinds(service) {
+		if len(out) == 0 || out[len(out)-1] != op.Name {
+			out = append(out, op.Name)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// OperationKinds returns the operations of service's stored spans, sorted
+// by name, then kind.
+func (s *Store) OperationKinds(service string) []Operation {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.ops[service]))
+	out := make([]Operation, 0, len(s.ops[service]))
 	for op := range s.ops[service] {
 		out = append(out, op)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b Operation) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Kind, b.Kind))
+	})
 	return out
 }
 

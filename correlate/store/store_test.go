@@ -234,3 +234,19 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Errorf("Stats = %+v", st)
 	}
 }
+
+func TestOperationKinds(t *testing.T) {
+	s := store.New(&store.Config{Names: store.Names{"10.0.0.1": "app"}})
+	out := span("a", "10.0.0.1:1000", "10.0.0.2:80", "GET /x", 0, 1)
+	out.Side = correlate.SideClient
+	in := span("b", "10.0.0.9:1000", "10.0.0.1:8080", "GET /y", 0, 1)
+	in.Side = correlate.SideServer
+	s.WriteTrace(trace(tid(1), out, in))
+	want := []store.Operation{{Name: "GET /x", Kind: "client"}, {Name: "GET /y", Kind: "server"}}
+	if diff := cmp.Diff(want, s.OperationKinds("app")); diff != "" {
+		t.Errorf("OperationKinds (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"GET /x", "GET /y"}, s.Operations("app")); diff != "" {
+		t.Errorf("Operations (-want +got):\n%s", diff)
+	}
+}

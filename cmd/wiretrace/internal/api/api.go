@@ -1,23 +1,3 @@
-// Package api serves wiretrace's span store over HTTP: Jaeger's query API
-// (the JSON the Jaeger UI and Grafana's Jaeger data source read) and trace
-// completion for OpenTelemetry traces.
-//
-// Routes:
-//
-//	GET  /api/traces/{traceID}                 one trace; with an APM configured, its spans merged in
-//	GET  /api/traces?service=&operation=&tags=&start=&end=&lookback=&limit=&minDuration=&maxDuration=
-//	GET  /api/services                         service names
-//	GET  /api/services/{service}/operations    operation names of a service
-//	GET  /api/operations?service=&spanKind=    operations with their span kind (newer Jaeger UIs)
-//	GET  /api/dependencies?endTs=&lookback=    calls between services (ms)
-//	POST /api/v1/traces/complete               OTLP/JSON trace in, the same trace with wiretrace's spans out
-//
-// Times in Jaeger queries are Unix microseconds (start, end) or
-// milliseconds (endTs, lookback of dependencies); durations are Go
-// durations ("20ms"), lookback also accepts days ("2d"). Without start
-// and end, a search covers lookback (default 1h) back from the newest span
-// the store has seen: packet time, so replays of old captures are found.
-// No endpoint writes to the store.
 package api
 
 import (
@@ -344,15 +324,11 @@ func (a *API) operations(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := r.URL.Query().Get("spanKind")
 	out := []Operation{}
-	for _, op := range a.cfg.Store.Operations(svc) {
-		// A service's spans are all of one kind: client for the client
-		// side, else server (see spanKind); the store does not keep it
-		// per operation, so report server unless asked otherwise.
-		k := "server"
-		if kind != "" && kind != k {
+	for _, op := range a.cfg.Store.OperationKinds(svc) {
+		if kind != "" && kind != op.Kind {
 			continue
 		}
-		out = append(out, Operation{Name: op, SpanKind: k})
+		out = append(out, Operation{Name: op.Name, SpanKind: op.Kind})
 	}
 	writeJSON(w, http.StatusOK, Response{Data: out, Total: len(out)})
 }

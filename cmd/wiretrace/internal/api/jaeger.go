@@ -92,16 +92,6 @@ type Dependency struct {
 	CallCount uint64 `json:"callCount"`
 }
 
-// spanKind is the OpenTracing span.kind of a wiretrace span: client when
-// the capture point sits at the client, else server (server-side and
-// network spans belong to the server's service, see store.Names).
-func spanKind(sp *correlate.Span) string {
-	if sp.Side == correlate.SideClient {
-		return "client"
-	}
-	return "server"
-}
-
 func tag(k string, v any) KeyValue {
 	switch v := v.(type) {
 	case string:
@@ -166,7 +156,7 @@ func (b *builder) addNetwork(traceID string, sp *correlate.Span, names store.Nam
 	if parent != "" {
 		refs = append(refs, Reference{RefType: "CHILD_OF", TraceID: traceID, SpanID: parent})
 	}
-	tags := []KeyValue{tag("span.kind", spanKind(sp))}
+	tags := []KeyValue{tag("span.kind", store.SpanKind(sp))}
 	keys := make([]string, 0, len(sp.Attributes))
 	for k := range sp.Attributes {
 		keys = append(keys, k)
