@@ -130,6 +130,9 @@ func NewBuilder(cfg *Config, sink Sink) *Builder {
 // Stats returns the counters so far.
 func (b *Builder) Stats() Stats { return *b.stats }
 
+// PendingSpans returns the spans held in open traces, not yet emitted.
+func (b *Builder) PendingSpans() int { return b.linker.pending }
+
 // Advance moves packet time to now (Unix ns) and emits the traces whose
 // window has closed.
 func (b *Builder) Advance(now int64) { b.linker.advance(now) }

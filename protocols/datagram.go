@@ -88,6 +88,7 @@ func (d *Driver) Datagram(p *decode.Packet) {
 		n, done, err := f.parser.Parse(dir, data, m)
 		if err != nil || n < 0 || n > len(data) || (n == 0 && !done) {
 			d.stats.ParseErrors++
+			d.countParseError(f.proto.Name)
 			d.stats.BytesUnparsed += uint64(len(data))
 			return
 		}

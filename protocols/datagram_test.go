@@ -1,6 +1,7 @@
 package protocols_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -155,5 +156,10 @@ func TestDriverDatagramErrors(t *testing.T) {
 	st := d.Stats()
 	if st.ParseErrors != 1 || st.FlowsRecognised != 1 || st.FlowsUnrecognised != 1 {
 		t.Errorf("stats %+v, want 1 parse error, 1 flow recognised, 1 unrecognised", st)
+	}
+	var byProto []string
+	d.EachParseError(func(p string, n uint64) { byProto = append(byProto, fmt.Sprintf("%s=%d", p, n)) })
+	if diff := cmp.Diff([]string{"dns=1"}, byProto); diff != "" {
+		t.Errorf("EachParseError (-want +got)\n%s", diff)
 	}
 }

@@ -3,6 +3,7 @@ package protocols
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/wiretrace/wiretrace/capture"
@@ -88,6 +89,28 @@ func (s *DriverStats) Each(f func(name string, v uint64)) {
 	f("udp_flows_dropped", s.DatagramFlowsDropped)
 }
 
+// EachParseError calls f with the parse errors counted for each protocol
+// that had any, in name order. The sum is Stats().ParseErrors.
+func (d *Driver) EachParseError(f func(protocol string, v uint64)) {
+	names := make([]string, 0, len(d.parseErrs))
+	for n := range d.parseErrs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		f(n, d.parseErrs[n])
+	}
+}
+
+// countParseError counts a parse error of protocol name (bounded by the
+// registry's protocols).
+func (d *Driver) countParseError(name string) {
+	if d.parseErrs == nil {
+		d.parseErrs = make(map[string]uint64)
+	}
+	d.parseErrs[name]++
+}
+
 // Driver turns decode streams into protocol messages. It implements
 // decode.StreamFactory. It is not safe for concurrent use; one driver serves
 // one Assembler.
@@ -98,6 +121,7 @@ type Driver struct {
 	msg   Message
 
 	udp        map[udpKey]*udpFlow
+	parseErrs  map[string]uint64 // ParseErrors by protocol name
 	udpSeq     uint64
 	udpNow     int64
 	udpScanned int64
@@ -343,6 +367,7 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 		}
 		if err != nil {
 			s.d.stats.ParseErrors++
+			s.d.countParseError(s.proto.Name)
 			s.d.stats.BytesUnparsed += uint64(len(buf) - off)
 			s.kill()
 			return

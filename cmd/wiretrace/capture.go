@@ -51,8 +51,15 @@ included) is printed.`,
 			return runCapture(cmd, &o, &c, args)
 		},
 	}
+	c.register(cmd, []string{"any"})
+	o.register(cmd)
+	return cmd
+}
+
+// register adds the capture flags to cmd; ifaces is -i's default.
+func (c *captureFlags) register(cmd *cobra.Command, ifaces []string) {
 	f := cmd.Flags()
-	f.StringSliceVarP(&c.interfaces, "interface", "i", []string{"any"}, "capture on `IFACE`s (comma-separated; any = all, as Linux cooked v2)")
+	f.StringSliceVarP(&c.interfaces, "interface", "i", ifaces, "capture on `IFACE`s (comma-separated; any = all, as Linux cooked v2)")
 	f.IntVarP(&c.snaplen, "snapshot-length", "s", capture.DefaultSnaplen, "keep at most `BYTES` of each packet")
 	f.IntVarP(&c.bufferKiB, "buffer-size", "B", capture.DefaultRingSize>>10, "ring size per interface in `KiB` (as tcpdump -B)")
 	f.Int64VarP(&c.count, "count", "c", 0, "stop after `N` packets")
@@ -61,8 +68,32 @@ included) is printed.`,
 	f.StringVarP(&c.write, "write", "w", "", "also write the packets to `FILE` (pcapng)")
 	f.IntVar(&c.workers, "workers", 1, "pipelines fed by PACKET_FANOUT (only 1 for now)")
 	f.StringVar(&c.bpfFile, "bpf-file", "", "attach the classic BPF program in `FILE` ('tcpdump -ddd' output)")
-	o.register(cmd)
-	return cmd
+}
+
+// compileFilter compiles a filter expression given as trailing arguments;
+// nil when there are none.
+func compileFilter(args []string) (*filter.Filter, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	return filter.New(strings.Join(args, " "), capture.LinkTypeEthernet)
+}
+
+// liveConfig turns the flags into a capture.LiveConfig.
+func (c *captureFlags) liveConfig() (*capture.LiveConfig, error) {
+	lc := &capture.LiveConfig{
+		Interfaces: c.interfaces,
+		Snaplen:    c.snaplen,
+		RingSize:   c.bufferKiB << 10,
+		NoPromisc:  c.noPromisc,
+	}
+	if c.bpfFile != "" {
+		var err error
+		if lc.Filter, err = readBPFFile(c.bpfFile); err != nil {
+			return nil, err
+		}
+	}
+	return lc, nil
 }
 
 func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []string) error {
@@ -70,12 +101,9 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	// packet as the ring hands it over (VLAN tags re-inserted, cooked
 	// headers built), so it sees what tcpdump's would; --bpf-file
 	// programs run in the kernel.
-	var flt *filter.Filter
-	if len(args) > 0 {
-		var err error
-		if flt, err = filter.New(strings.Join(args, " "), capture.LinkTypeEthernet); err != nil {
-			return err
-		}
+	flt, err := compileFilter(args)
+	if err != nil {
+		return err
 	}
 	if c.workers != 1 {
 		// Per-worker pipelines would split the flows a trace links (an
@@ -87,16 +115,9 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if err != nil {
 		return err
 	}
-	lc := &capture.LiveConfig{
-		Interfaces: c.interfaces,
-		Snaplen:    c.snaplen,
-		RingSize:   c.bufferKiB << 10,
-		NoPromisc:  c.noPromisc,
-	}
-	if c.bpfFile != "" {
-		if lc.Filter, err = readBPFFile(c.bpfFile); err != nil {
-			return err
-		}
+	lc, err := c.liveConfig()
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -133,15 +154,38 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if err != nil {
 		return err
 	}
+	var src capture.Source = live
+	var p *pipeline
+	if o.metricsAddr != "" {
+		p = &pipeline{}
+		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) })
+		sink = m.Sink(sink)
+		src = &unlockedReads{Source: src, mu: &p.mu}
+		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)
+		if err != nil {
+			sink.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	eng := engine.New(cfg, sink)
 	stderr := cmd.ErrOrStderr()
-	var src capture.Source = live
 	var fs *filter.Source
 	if flt != nil {
-		fs = filter.NewSource(live, flt)
+		fs = filter.NewSource(src, flt)
 		src = fs
 	}
-	rerr := readLive(src, live, eng, pw, c.count)
+	var feed packetFeed = eng
+	if p != nil {
+		p.eng, p.fs = eng, fs
+		src, feed = &lockedReads{Source: src, mu: &p.mu}, p
+	}
+	rerr := readLive(src, live, feed, pw, c.count)
+	if p != nil {
+		// Flush under the lock: scrapes may still come.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	}
 	live.Close()
 	ferr := eng.Close()
 	cerr := sink.Close()
@@ -167,7 +211,14 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 // readLive feeds packets from src (live, maybe filtered) to eng until the
 // capture ends or count packets were read, moving packet time on when no
 // packet arrives.
-func readLive(src capture.Source, live *capture.Live, eng *engine.Engine, pw *capture.PcapngWriter, count int64) error {
+// packetFeed is what readLive feeds: an engine, or a pipeline that locks
+// it.
+type packetFeed interface {
+	Packet(p *capture.Packet)
+	Advance(now int64)
+}
+
+func readLive(src capture.Source, live *capture.Live, eng packetFeed, pw *capture.PcapngWriter, count int64) error {
 	var p capture.Packet
 	var n int64
 	live.SetReadDeadline(time.Now().Add(advanceEvery))

@@ -58,7 +58,7 @@ func TestReplayOTLP(t *testing.T) {
 		{"--otlp-endpoint ftp://x:1", `unknown scheme "ftp"`},
 		{"--otlp-endpoint http://x:1 --otlp-header nokey", `--otlp-header "nokey": want KEY=VALUE`},
 		{"--otlp-endpoint http://x:1 --service-name 10.0.0.1", `--service-name "10.0.0.1": want ADDR=NAME`},
-		{"--otlp-endpoint http://x:1 --service-name web=x", `key is not ip or ip:port`},
+		{"--otlp-endpoint http://x:1 --service-name web=x", `is not an ip or ip:port`},
 	} {
 		args := append([]string{"replay", "-q"}, strings.Fields(tt.args)...)
 		_, _, err := run(t, append(args, testdata("demo.pcap"))...)

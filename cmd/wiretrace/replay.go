@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -45,6 +46,7 @@ type outputFlags struct {
 	serviceNames []string
 	otlp         *otlp.Exporter // set by openSink when --otlp-endpoint is given
 	vxlanPorts   []uint
+	metricsAddr  string
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -60,7 +62,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.timingLinks, "timing-links", true, "link an outbound call with no key on the wire to the enclosing inbound request of its host")
 	f.Float64Var(&o.timingMinConf, "timing-min-confidence", 0.5, "confidence (0..1) below which a timing candidate is not linked")
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
-	f.StringVar(&o.configFile, "config", "", "read settings from `FILE` (key: value lines)")
+	f.StringVar(&o.configFile, "config", "", "read settings from the YAML `FILE` (keys are the long flag names); flags win")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")
 	f.IntVar(&o.htmlMaxTraces, "html-max-traces", html.DefaultMaxTraces, "--format html: at most `N` traces in the page, failing ones first, then the slowest")
 	f.BoolVar(&o.watch, "watch", false, "live table of calls per service pair and operation (q quits); with -o FILE the --format output is written too")
@@ -69,6 +71,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.otlpInsecure, "otlp-insecure", false, "OTLP/gRPC in plaintext, without TLS (e.g. a loopback collector)")
 	f.StringArrayVar(&o.serviceNames, "service-name", nil, "service name `ADDR=NAME` for an ip or ip:port, for OTLP, --format html and --watch (repeatable; default: the server's ip:port, a client's ip)")
 	f.UintSliceVar(&o.vxlanPorts, "vxlan-port", nil, "UDP `PORT`s decoded as VXLAN besides 4789 (e.g. 8472, Linux's default)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR`/metrics (e.g. 127.0.0.1:9464)")
 }
 
 // otlpConfig turns the OTLP flags into the exporter's Config.
@@ -93,20 +96,10 @@ func (o *outputFlags) otlpConfig() (*otlp.Config, error) {
 }
 
 // serviceNameMap turns --service-name ADDR=NAME flags into the address
-// (ip or ip:port) → name map that OTLP, the HTML report and --watch use.
+// (ip or ip:port) → name map that OTLP, the HTML report, --watch and serve
+// use.
 func (o *outputFlags) serviceNameMap() (map[string]string, error) {
-	var m map[string]string
-	for _, sn := range o.serviceNames {
-		k, v, ok := strings.Cut(sn, "=")
-		if !ok || k == "" || v == "" {
-			return nil, fmt.Errorf("--service-name %q: want ADDR=NAME", sn)
-		}
-		if m == nil {
-			m = map[string]string{}
-		}
-		m[k] = v
-	}
-	return m, nil
+	return parseServiceNames(o.serviceNames)
 }
 
 // sinkStats adds the sinks' counters (the OTLP exporter's) to add.
@@ -117,30 +110,19 @@ func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
 	}
 }
 
-// engineConfig turns flags (and the config file) into the stages' Config.
+// engineConfig turns flags (the config file already applied, see
+// applyConfigFile) into the stages' Config.
 func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	cfg := &engine.Config{}
-	file := map[string]string{}
-	if o.configFile != "" {
-		var err error
-		if file, err = readConfig(o.configFile); err != nil {
-			return nil, err
+	for _, h := range o.xRequestID {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Parser.XRequestIDHeaders = append(cfg.Parser.XRequestIDHeaders, h)
 		}
 	}
-	xrid := o.xRequestID
-	if !cmd.Flags().Changed("x-request-id-headers") {
-		if v, ok := file["http_log_x_request_id"]; ok {
-			xrid = splitList(v)
+	for _, n := range o.localNets {
+		if strings.TrimSpace(n) == "" {
+			continue
 		}
-	}
-	cfg.Parser.XRequestIDHeaders = xrid
-	nets := o.localNets
-	if !cmd.Flags().Changed("local-net") {
-		if v, ok := file["local_net"]; ok {
-			nets = splitList(v)
-		}
-	}
-	for _, n := range nets {
 		p, err := parsePrefix(n)
 		if err != nil {
 			return nil, err
@@ -191,46 +173,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	return netip.Prefix{}, fmt.Errorf("--local-net %q: not a CIDR or address", s)
-}
-
-func splitList(v string) []string {
-	v = strings.Trim(strings.TrimSpace(v), "[]")
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		s = strings.Trim(strings.TrimSpace(s), `"'`)
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// readConfig reads "key: value" (or "key = value") lines; '#' starts a
-// comment.
-func readConfig(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	m := map[string]string{}
-	for i, line := range strings.Split(string(b), "\n") {
-		if j := strings.IndexByte(line, '#'); j >= 0 {
-			line = line[:j]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			k, v, ok = strings.Cut(line, "=")
-		}
-		if !ok {
-			return nil, fmt.Errorf("config: %s:%d: want key: value", path, i+1)
-		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return m, nil
 }
 
 // openSink opens the output and the sink for the chosen format and, with
@@ -375,18 +317,39 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if err != nil {
 		return err
 	}
+	var src capture.Source = capture.Merge(srcs...)
+	// With --metrics-addr the engine runs under a lock that scrapes take
+	// between packets.
+	var p *pipeline
+	if o.metricsAddr != "" {
+		if workers > 1 {
+			sink.Close()
+			return errors.New("--metrics-addr works with --workers 1 only, for now")
+		}
+		p = &pipeline{}
+		m := p.newMetrics(nil)
+		sink = m.Sink(sink)
+		src = &unlockedReads{Source: src, mu: &p.mu}
+		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)
+		if err != nil {
+			sink.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	var eng runner
+	var single *engine.Engine
 	if workers > 1 {
 		eng = engine.NewParallel(cfg, sink, workers)
 	} else {
-		eng = engine.New(cfg, sink)
+		single = engine.New(cfg, sink)
+		eng = single
 	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progress
 	if total > 64<<20 && isTerminal(stderr) && view == nil {
 		prog = newProgress(stderr, total)
 	}
-	var src capture.Source = capture.Merge(srcs...)
 	var fs *filter.Source
 	if filterExpr != "" {
 		f, err := filter.New(filterExpr, capture.LinkTypeEthernet)
@@ -402,7 +365,17 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if prog != nil {
 		src = &progressSource{Source: src, prog: prog}
 	}
+	if p != nil {
+		p.eng, p.fs = single, fs
+		p.mu.Lock()
+	}
 	bad := eng.Run(src, func(err error) { fmt.Fprintln(stderr, "wiretrace:", err) })
+	if p != nil {
+		p.mu.Unlock()
+		// Flush under the lock too: scrapes may still come.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	}
 	if prog != nil {
 		prog.done()
 	}

@@ -20,8 +20,10 @@ into a span and links spans into traces by X-Request-ID, trace headers and
 TCP sequence numbers.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every command with --config reads it before running.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyConfigFile(cmd) },
 	}
-	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd())
+	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd(), newServeCmd(), newConfigCmd())
 	return root
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"io"
 
 	"github.com/gdamore/tcell/v2"
@@ -51,20 +50,10 @@ func (o *outputFlags) openWatch(cmd *cobra.Command, onQuit func()) (*watch.View,
 	if out == nil {
 		return v, v, nil
 	}
-	return v, teeSink{v, out}, nil
+	// The file output is closed first, so it is complete while the view
+	// waits for the user.
+	return v, correlate.Tee(out, v), nil
 }
-
-// teeSink writes every trace to two sinks.
-type teeSink [2]correlate.Sink
-
-func (t teeSink) WriteTrace(tr *correlate.Trace) error {
-	// The second sink gets the trace too; the first only reads it.
-	return errors.Join(t[0].WriteTrace(tr), t[1].WriteTrace(tr))
-}
-
-// Close closes the file output first, so it is complete while the view
-// waits for the user.
-func (t teeSink) Close() error { return errors.Join(t[1].Close(), t[0].Close()) }
 
 // quitSource ends a replay early when the watch view is quit.
 type quitSource struct {

@@ -130,12 +130,24 @@ func (e *Engine) Close() error {
 // flows, spans, traces, then every drop and error by reason.
 func (e *Engine) StatsLine() string {
 	var b strings.Builder
-	add := func(name string, v uint64) {
+	e.EachStat(func(name string, v uint64) {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		fmt.Fprintf(&b, "%s=%d", name, v)
-	}
+	})
+	return b.String()
+}
+
+// EachParseError calls f with the parse errors of each protocol that had
+// any, in name order.
+func (e *Engine) EachParseError(f func(protocol string, v uint64)) { e.drv.EachParseError(f) }
+
+// PendingSpans returns the spans held in open traces.
+func (e *Engine) PendingSpans() int { return e.b.PendingSpans() }
+
+// EachStat calls f for each counter of the stats line, in its order.
+func (e *Engine) EachStat(add func(name string, v uint64)) {
 	ds := e.dec.Stats()
 	ds.Each(add)
 	as := e.asm.Stats()
@@ -144,5 +156,4 @@ func (e *Engine) StatsLine() string {
 	dr.Each(add)
 	cs := e.b.Stats()
 	cs.Each(add)
-	return b.String()
 }
