@@ -55,7 +55,8 @@ type span struct {
 		IP   string `json:"ip"`
 		Port int    `json:"port"`
 	} `json:"server"`
-	Links map[string]any `json:"links"`
+	Links      map[string]any `json:"links"`
+	Attributes map[string]any `json:"attributes"`
 
 	ex       *exchange
 	parent   *span
@@ -283,6 +284,14 @@ func scoreRun(wt, dir string, verbose bool) (*result, error) {
 				s.Capture, s.Name, s.clientAddr(), s.serverAddr(), category(s.ex), s.parent.Name, s.parent.clientAddr(), s.parent.serverAddr(), exName(s.ex.parent))
 		}
 		res.prec[reason] = c
+		if conf, ok := s.Attributes["wiretrace.link.confidence"].(float64); ok && conf >= 0.8 {
+			c := res.prec["timing, confidence >= 0.8"]
+			c[1]++
+			if !wrong(s, s.parent) {
+				c[0]++
+			}
+			res.prec["timing, confidence >= 0.8"] = c
+		}
 	}
 	for _, s := range spans {
 		if s.ex == nil || s.baseline == nil {
@@ -498,6 +507,7 @@ func printTable(w io.Writer, rs []*result) {
 		}
 	}
 	row("precision, timing links", func(r *result) string { return cell(r.prec["timing"]) })
+	row("  precision, timing, confidence >= 0.8", func(r *result) string { return cell(r.prec["timing, confidence >= 0.8"]) })
 	row("precision, baseline (enclosing inbound)", func(r *result) string { return cell(r.basePrec) })
 	cats := map[string]bool{}
 	for _, r := range rs {
