@@ -4,7 +4,7 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo test test-short bench bench-micro profile fuzz lint update-golden clean
+.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden clean
 
 all: build
 
@@ -14,6 +14,14 @@ build:
 # Replay the bundled demo capture and print its traces.
 demo: build
 	$(BIN) replay --format tree testdata/demo.pcap
+
+# Parent-edge accuracy against the services' own logs (root; not part of
+# "make test"): nginx, two Go backends, MariaDB and Redis in network
+# namespaces, 1, 8 and 32 clients (testdata/gen/accuracy.sh;
+# ACCURACY_REQUESTS per run).
+ACCURACY_REQUESTS ?= 300
+accuracy: build
+	testdata/gen/accuracy.sh -n $(ACCURACY_REQUESTS) -c "1 8 32"
 
 # All tests with the race detector; fuzz targets run their seed corpora.
 test:
