@@ -140,12 +140,24 @@ func TestLinking(t *testing.T) {
 			want: [][]string{{"GET /s [gw] ok", "GET /s [be] ok <- GET /s [gw] (tcp_seq)"}},
 		},
 		{
-			name: "a child must be enclosed in time",
+			// A fire-and-forget call made after the response still
+			// carries the request's id: the key names its parent.
+			name: "a call after the response is the child of the request with its key",
 			exchanges: []exchange{
 				{flow: gwIn, name: "GET /a", start: 0, end: 1 * ms, seq: 1, reqLinks: xrid("req-9")},
 				{flow: gwOut, name: "GET /late", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("req-9")},
 			},
-			want: [][]string{{"GET /a [a] ok", "GET /late [a] ok"}},
+			want: [][]string{{"GET /a [a] ok", "GET /late [a] ok <- GET /a [a] (x_request_id)"}},
+		},
+		{
+			// The same key on a span that started before the request
+			// names no parent: the key only looks back in time.
+			name: "a call before the request is not its child",
+			exchanges: []exchange{
+				{flow: gwOut, name: "GET /early", start: 0, end: 1 * ms, seq: 2, reqLinks: xrid("req-8")},
+				{flow: gwIn, name: "GET /a", start: 2 * ms, end: 3 * ms, seq: 1, reqLinks: xrid("req-8")},
+			},
+			want: [][]string{{"GET /early [a] ok", "GET /a [a] ok"}},
 		},
 		{
 			name: "placeholder request ids link nothing",

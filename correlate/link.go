@@ -35,7 +35,10 @@ const maxCandidates = 256
 //  5. A span S sent by host H is the child of the span P served by H that
 //     carries the same X-Request-ID (x_request_id) or the same trace id
 //     (trace_header) and encloses S in time. When several qualify, the one
-//     seen at S's capture point, then the latest to start, wins. With side
+//     seen at S's capture point, then the latest to start, wins. When none
+//     encloses S, a span served by H with the same key that started before
+//     S is its parent the same way (a fire-and-forget call made after the
+//     response, or one that outlives it). With side
 //     information, a server span and a client span of the same capture
 //     point also qualify when their addresses differ (NAT, several
 //     interfaces).
@@ -161,14 +164,14 @@ func (l *Linker) link(g *group) *Trace {
 		if s.Parent != nil {
 			continue
 		}
-		var best *Span
-		bestReason := ""
+		var best, late *Span
+		bestReason, lateReason := "", ""
 		consider := func(list []*Span, sameHost bool) {
 			i, _ := slices.BinarySearchFunc(list, s.StartNS+1, func(p *Span, t int64) int { return cmp.Compare(p.StartNS, t) })
 			for n := 0; i > 0 && n < maxCandidates; n++ {
 				i--
 				p := list[i]
-				if p == s || !encloses(p, s) {
+				if p == s {
 					continue
 				}
 				if !sameHost && (p.Capture != s.Capture || s.Side != SideClient) {
@@ -176,6 +179,14 @@ func (l *Linker) link(g *group) *Trace {
 				}
 				reason := sharedKey(p, s)
 				if reason == "" || isAncestor(s, p) {
+					continue
+				}
+				if !encloses(p, s) {
+					// A call that outlives the request it was made for
+					// (fire-and-forget): the key still names its parent.
+					if sameHost && (late == nil || better(p, late, s)) {
+						late, lateReason = p, reason
+					}
 					continue
 				}
 				if best == nil || better(p, best, s) {
@@ -186,6 +197,9 @@ func (l *Linker) link(g *group) *Trace {
 		consider(byServer[s.ClientAddr.Addr()], true)
 		if s.Side == SideClient {
 			consider(byView[s.Capture], false)
+		}
+		if best == nil {
+			best, bestReason = late, lateReason
 		}
 		if best != nil {
 			setParent(s, best, bestReason)
