@@ -35,6 +35,11 @@ type Config struct {
 	// Buckets are the duration histogram's upper bounds in seconds;
 	// nil means 100µs to 10s.
 	Buckets []float64
+	// MaxSeries bounds the (client service, server service, protocol)
+	// series of the duration histogram: unnamed services are addresses, so
+	// their number grows with the traffic. Beyond it, new pairs are counted
+	// under client_service and server_service "other". 0 means 2000.
+	MaxSeries int
 }
 
 // DefaultBuckets are the request duration buckets, in seconds.
@@ -55,14 +60,23 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	spans    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	overflow prometheus.Counter
+	series   map[[3]string]struct{} // duration series seen; written by the sink only
 }
 
 // New returns Metrics registered on a new registry.
 func New(cfg *Config) *Metrics {
-	m := &Metrics{cfg: *cfg, reg: prometheus.NewRegistry()}
+	m := &Metrics{cfg: *cfg, reg: prometheus.NewRegistry(), series: map[[3]string]struct{}{}}
 	if m.cfg.Buckets == nil {
 		m.cfg.Buckets = DefaultBuckets
 	}
+	if m.cfg.MaxSeries <= 0 {
+		m.cfg.MaxSeries = 2000
+	}
+	m.overflow = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wiretrace_metrics_series_overflow_total",
+		Help: "Span durations counted under service \"other\" because MaxSeries duration series existed.",
+	})
 	m.spans = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wiretrace_protocol_spans_total",
 		Help: "Spans emitted, by protocol and status.",
@@ -72,7 +86,7 @@ func New(cfg *Config) *Metrics {
 		Help:    "Duration of the spans that got a response (first request byte to last response byte), by client service, server service and protocol.",
 		Buckets: m.cfg.Buckets,
 	}, []string{"client_service", "server_service", "protocol"})
-	m.reg.MustRegister(m.spans, m.duration, &collector{m: m})
+	m.reg.MustRegister(m.spans, m.duration, m.overflow, &collector{m: m})
 	return m
 }
 
@@ -98,7 +112,15 @@ func (s *sink) WriteTrace(t *correlate.Trace) error {
 		s.m.spans.WithLabelValues(sp.Protocol, sp.Status).Inc()
 		if sp.HasResponse {
 			n := s.m.cfg.Names
-			s.m.duration.WithLabelValues(n.Client(sp), n.Server(sp), sp.Protocol).Observe(float64(sp.Duration()) / 1e9)
+			key := [3]string{n.Client(sp), n.Server(sp), sp.Protocol}
+			if _, ok := s.m.series[key]; !ok {
+				if len(s.m.series) >= s.m.cfg.MaxSeries {
+					s.m.overflow.Inc()
+					key[0], key[1] = "other", "other"
+				}
+				s.m.series[key] = struct{}{}
+			}
+			s.m.duration.WithLabelValues(key[0], key[1], key[2]).Observe(float64(sp.Duration()) / 1e9)
 		}
 	}
 	return s.next.WriteTrace(t)

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bufio"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -125,3 +126,46 @@ func TestScrapeMatchesStatsLine(t *testing.T) {
 		t.Errorf("parse errors on a clean capture (-want +got):\n%s", diff)
 	}
 }
+
+// TestSeriesBound checks that the duration histogram's series stay within
+// MaxSeries however many addresses the traffic has: the rest are counted
+// under "other".
+func TestSeriesBound(t *testing.T) {
+	m := metrics.New(&metrics.Config{Source: idleSource{}, MaxSeries: 2})
+	sink := m.Sink(discard{})
+	var spans []*correlate.Span
+	for i := 0; i < 50; i++ {
+		sp := &correlate.Span{Protocol: "http", Status: "ok", HasResponse: true, StartNS: 0, EndNS: 1000,
+			ClientAddr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 40000),
+			ServerAddr: netip.MustParseAddrPort("10.0.0.2:80"), Side: "network"}
+		spans = append(spans, sp)
+	}
+	if err := sink.WriteTrace(&correlate.Trace{ID: "t", Spans: spans}); err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	var other, overflow float64
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "wiretrace_request_duration_seconds_count{"):
+			series++
+			if strings.Contains(line, `client_service="other"`) {
+				other, _ = strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			}
+		case strings.HasPrefix(line, "wiretrace_metrics_series_overflow_total "):
+			overflow, _ = strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		}
+	}
+	if series != 3 || other != 48 || overflow != 48 {
+		t.Errorf("%d series, %v under other, overflow %v; want 3, 48, 48", series, other, overflow)
+	}
+}
+
+// idleSource is a pipeline with nothing to report.
+type idleSource struct{}
+
+func (idleSource) EachStat(func(string, uint64))       {}
+func (idleSource) EachParseError(func(string, uint64)) {}
+func (idleSource) PendingSpans() int                   { return 0 }
