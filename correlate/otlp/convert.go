@@ -99,6 +99,14 @@ func Kind(side string) tracepb.Span_SpanKind {
 	return tracepb.Span_SPAN_KIND_UNSPECIFIED
 }
 
+// Span converts one span to its OTLP form, exactly as the Exporter sends
+// it (ids, times, kind, status, attributes), with no service names
+// configured. It is for embedders that build OTLP payloads of their own.
+func Span(s *correlate.Span) (*tracepb.Span, error) {
+	it, err := names{}.convertSpan(s)
+	return it.span, err
+}
+
 // convertSpan turns one span into its OTLP form and service name.
 func (n names) convertSpan(s *correlate.Span) (item, error) {
 	tid, err := decodeID(s.TraceID, 16)

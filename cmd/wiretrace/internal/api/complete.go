@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/correlate/otlp"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -88,7 +88,16 @@ func (a *API) completeTraces(td *tracepb.TracesData) {
 			if parent == "" {
 				parent = sp.ParentSpanID
 			}
-			ss.Spans = append(ss.Spans, toOTLP(id, sp, parent))
+			o, err := otlp.Span(sp)
+			if err != nil {
+				continue // not an id wiretrace made; cannot happen for stored spans
+			}
+			// The span joins the APM's trace under the parent found above.
+			o.TraceId, o.ParentSpanId = id, nil
+			if parent != "" {
+				o.ParentSpanId, _ = hex.DecodeString(parent)
+			}
+			ss.Spans = append(ss.Spans, o)
 		}
 	}
 	for _, svc := range order {
@@ -107,55 +116,6 @@ func strAttr(k, v string) *commonpb.KeyValue {
 
 func intAttr(k string, v int64) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
-}
-
-// toOTLP converts a wiretrace span; parent is a 16-hex span id or "".
-func toOTLP(traceID []byte, sp *correlate.Span, parent string) *tracepb.Span {
-	s := &tracepb.Span{
-		TraceId:           traceID,
-		Name:              sp.Name,
-		Kind:              tracepb.Span_SPAN_KIND_SERVER,
-		StartTimeUnixNano: uint64(sp.StartNS),
-		EndTimeUnixNano:   uint64(sp.EndNS),
-		Status:            &tracepb.Status{},
-	}
-	if sp.Side == correlate.SideClient {
-		s.Kind = tracepb.Span_SPAN_KIND_CLIENT
-	}
-	s.SpanId, _ = hex.DecodeString(sp.SpanID)
-	if parent != "" {
-		s.ParentSpanId, _ = hex.DecodeString(parent)
-	}
-	if sp.Status == correlate.StatusError {
-		s.Status.Code = tracepb.Status_STATUS_CODE_ERROR
-	}
-	keys := make([]string, 0, len(sp.Attributes))
-	for k := range sp.Attributes {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		kv := tag(k, sp.Attributes[k])
-		switch v := kv.Value.(type) {
-		case int64:
-			s.Attributes = append(s.Attributes, intAttr(k, v))
-		case bool:
-			s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}})
-		case float64:
-			s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}}})
-		default:
-			s.Attributes = append(s.Attributes, strAttr(k, fmt.Sprint(v)))
-		}
-	}
-	s.Attributes = append(s.Attributes,
-		strAttr("client.address", sp.Client.IP), intAttr("client.port", int64(sp.Client.Port)),
-		strAttr("network.peer.address", sp.Server.IP), intAttr("network.peer.port", int64(sp.Server.Port)),
-		strAttr("wiretrace.protocol", sp.Protocol), strAttr("wiretrace.side", sp.Side),
-		strAttr("wiretrace.status", sp.Status), strAttr("wiretrace.capture", sp.Capture))
-	if sp.LinkReason != "" {
-		s.Attributes = append(s.Attributes, strAttr("wiretrace.link_reason", sp.LinkReason))
-	}
-	return s
 }
 
 func otlpCallSite(sp *tracepb.Span) callSite {
