@@ -698,7 +698,7 @@ func (p *Parser) fields(f *fields, block []byte) error {
 
 // request fills h from a request's start line and fields.
 func (p *Parser) request(h *half, line []byte, f *fields, size int) error {
-	meth, target, minor, ok := requestLine(line, true)
+	meth, target, minor, ok := requestLine(line, true, true)
 	if !ok {
 		return parseErr(0, ErrStartLine)
 	}
@@ -883,7 +883,7 @@ func resync(dir protocols.Direction, data []byte, lineStart bool, limit int) (in
 // request line must use a known method.
 func startLine(dir protocols.Direction, line []byte) bool {
 	if dir == protocols.ToServer {
-		meth, _, _, ok := requestLine(line, true)
+		meth, _, _, ok := requestLine(line, true, false)
 		return ok && knownMethod(meth) != ""
 	}
 	_, _, ok := statusLine(line, true)
@@ -900,7 +900,9 @@ func startPrefix(dir protocols.Direction, data []byte, known bool) bool {
 	}
 	line = trimCR(line)
 	if dir == protocols.ToServer {
-		meth, _, _, ok := requestLine(line, complete)
+		// Resynchronising (known) is strict; reading a message that
+		// started as a request is lenient about spaces in the target.
+		meth, _, _, ok := requestLine(line, complete, !known)
 		if ok && known && meth != nil {
 			return knownMethod(meth) != ""
 		}
@@ -913,7 +915,7 @@ func startPrefix(dir protocols.Direction, data []byte, known bool) bool {
 // requestLine splits a request line (RFC 9112 section 3). When complete is
 // false, line may be cut anywhere and ok reports whether it may still become
 // a request line; method is nil until its SP has been seen.
-func requestLine(line []byte, complete bool) (method, target []byte, minor byte, ok bool) {
+func requestLine(line []byte, complete, lenient bool) (method, target []byte, minor byte, ok bool) {
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
 		return nil, nil, 0, !complete && len(line) <= MaxMethodLen && isToken(line)
@@ -937,12 +939,34 @@ func requestLine(line []byte, complete bool) (method, target []byte, minor byte,
 		return nil, nil, 0, false
 	}
 	if !complete {
-		return method, target, 0, versionPrefix(ver)
+		// A target with unencoded spaces ("GET /a b HTTP/1.0", which
+		// servers and tshark accept) is only known at the line's end.
+		return method, target, 0, versionPrefix(ver) || lenient && printableText(ver)
 	}
 	if len(ver) != 8 || !versionPrefix(ver) {
-		return nil, nil, 0, false
+		if !lenient {
+			return nil, nil, 0, false
+		}
+		// The version is the last word; what is between is the target.
+		i := bytes.LastIndexByte(rest, ' ')
+		ver = rest[i+1:]
+		if target[0] != '/' || len(ver) != 8 || !versionPrefix(ver) || !printableText(rest[:i]) {
+			return nil, nil, 0, false
+		}
+		target = rest[:i]
 	}
 	return method, target, ver[7], true
+}
+
+// printableText reports whether b is visible ASCII and spaces: the rest of
+// a request line that may still end in its version.
+func printableText(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // statusLine parses a status line (RFC 9112 section 4). When complete is
@@ -1023,7 +1047,7 @@ func sniff(data []byte) protocols.Direction {
 		}
 		return protocols.DirUnknown
 	}
-	meth, target, _, ok := requestLine(line, complete)
+	meth, target, _, ok := requestLine(line, complete, false)
 	if !ok || meth == nil || knownMethod(meth) == "" {
 		return protocols.DirUnknown
 	}

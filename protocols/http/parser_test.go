@@ -148,6 +148,7 @@ var (
 )
 
 const (
+	spaceReq      = "GET /Hello Arkime HTTP/1.1\r\nHost: example.com\r\n\r\n"
 	chunkOverflow = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n"
 	zerosReq      = "POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 00000000000000000000000000000003\r\n\r\nabc"
 	teGzipReq     = "POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: gzip\r\n\r\n"
@@ -490,6 +491,13 @@ func TestParse(t *testing.T) {
 			name:  "chunk size overflow loses the framing, not the message",
 			steps: []step{feed(up, getB), feed(down, chunkOverflow), end(down)},
 			want:  []protocols.Message{wantGetB, partial(respMsg(200, len(chunkOverflow)-len("fffffffffffffffff\r\n"), 0))},
+		},
+		{
+			// Servers (and tshark) take the last word as the version.
+			name:  "target with an unencoded space",
+			steps: []step{feed(up, spaceReq)},
+			want:  []protocols.Message{reqMsg("GET", "/Hello Arkime", len(spaceReq), 0)},
+			split: true,
 		},
 		{
 			name:  "content-length with leading zeros",

@@ -140,7 +140,6 @@ func TestCorpusReplay(t *testing.T) {
 // httpCountExceptions lists captures whose HTTP/1 request count differs
 // from tshark's, and why.
 var httpCountExceptions = map[string]string{
-	"arkime/link-encap/gre-erspan-vxlan.pcap":                    "the tunnels (GRE, ERSPAN II, VXLAN) are decoded and the exchange is assembled, but the request line has a space in its target (\"GET /Hello Arkime HTTP/1.0\"), which the HTTP parser rejects and tshark accepts",
 	"zeek/link-encap/mixed-vlan-mpls.pcap":                       "frame 37 is \"GET /\" with no version (an HTTP/0.9 simple request), which the HTTP/1 parser does not take; the MPLS frames (telnet) are decoded",
 	"suricata-verify/http/http-connect_http-connect-simple.pcap": "the request sent inside the CONNECT tunnel is not parsed: a tunnel usually carries TLS, and wiretrace stops parsing HTTP after a successful CONNECT",
 	"zeek/http/methods.pcap":                                     "49 deliberately broken request lines (missing spaces, cut versions, non-ASCII methods): wiretrace reports the well-formed ones and counts the rest as parse errors; tshark accepts 27 and Zeek's expected http.log 38, so no two parsers agree",

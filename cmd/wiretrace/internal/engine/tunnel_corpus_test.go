@@ -161,8 +161,7 @@ func TestTunnelCorpus(t *testing.T) {
 		why      string
 	}{
 		{path: "zeek/link-encap/vxlan-encapsulated-http.pcap", tunneled: 12, http: 1, kind: "vxlan"},
-		{path: "arkime/link-encap/gre-erspan-vxlan.pcap", tunneled: 7, http: 0,
-			why: "tshark finds 1: the request line \"GET /Hello Arkime HTTP/1.0\" has a space in its target, which the HTTP parser rejects"},
+		{path: "arkime/link-encap/gre-erspan-vxlan.pcap", tunneled: 7, http: 1, kind: "vxlan-gpe"},
 		{path: "zeek/link-encap/mpls-in-vlan.pcap", tunneled: 2, http: 2, kind: "mpls"},
 		{path: "zeek/link-encap/mixed-vlan-mpls.pcap", tunneled: 11, http: 1, kind: "",
 			why: "the MPLS frames are telnet; tshark's second request is an HTTP/0.9 \"GET /\" outside MPLS"},
