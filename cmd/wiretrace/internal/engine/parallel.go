@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/wiretrace/wiretrace"
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/decode"
@@ -67,7 +68,7 @@ func NewParallel(cfg *Config, sink correlate.Sink, n int) *Parallel {
 			free: make(chan *outBatch, 8), inFree: make(chan *inBatch, 8)}
 		dc := cfg.Driver
 		if dc.Registry == nil {
-			dc.Registry = Registry()
+			dc.Registry = cfg.Registry()
 		}
 		dc.Parser = &cfg.Parser
 		w.drv = protocols.NewDriver(&dc, w)
@@ -136,7 +137,7 @@ func (p *Parallel) Run(src capture.Source, onErr func(error)) int {
 		}
 		nerr++
 		onErr(err)
-		if nerr >= maxSourceErrors {
+		if nerr >= wiretrace.MaxSourceErrors {
 			return nerr
 		}
 	}
