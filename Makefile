@@ -4,7 +4,7 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden clean
+.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api clean
 
 all: build
 
@@ -67,6 +67,11 @@ lint:
 # Rewrite golden files from the current output; review the diff.
 update-golden:
 	$(GO) test ./cmd/wiretrace/ -run Golden -update
+
+# Rewrite the exported-API records in testdata/api (go doc -all of each
+# public package) after an intended API change; review the diff.
+api:
+	$(GO) test -run '^TestAPI$$' -count=1 -update .
 
 clean:
 	rm -rf bin
