@@ -123,4 +123,6 @@ type docError struct {
 	stderr string
 }
 
-func (e *docError) Error() string { return "go doc -all " + e.pkg + ": " + e.err.Error() + ": " + e.stderr }
+func (e *docError) Error() string {
+	return "go doc -all " + e.pkg + ": " + e.err.Error() + ": " + e.stderr
+}
