@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/wiretrace/wiretrace/correlate"
@@ -78,17 +79,14 @@ func (w *Writer) WriteTrace(t *correlate.Trace) error {
 	return nil
 }
 
+// percentile returns the nearest-rank percentile p (0..1) of sorted: the
+// smallest value with at least p of the samples at or below it.
 func percentile(sorted []int64, p float64) int64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(p*float64(len(sorted)) + 0.5)
-	if i >= len(sorted) {
-		i = len(sorted) - 1
-	}
-	if i > 0 {
-		i--
-	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	i = max(0, min(i, len(sorted)-1))
 	return sorted[i]
 }
 
