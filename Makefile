@@ -4,7 +4,7 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api clean
+.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api clean dist package nfpm
 
 all: build
 
@@ -73,5 +73,49 @@ update-golden:
 api:
 	$(GO) test -run '^TestAPI$$' -count=1 -update .
 
+# Release builds. VERSION defaults to git describe; DATE to the commit's
+# time, so that a rebuild of a commit gives the same bytes (SHA256SUMS).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || TZ=UTC date +%Y-%m-%dT%H:%M:%SZ)
+DIST    ?= dist
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+# GOOS/GOARCH[/GOARM] of the static binaries, written to dist/linux-ARCH/.
+DIST_TARGETS := amd64 arm64 arm/7 386
+# Package version: VERSION without its "v", "-" as "+" (1.2.0+3+gabc123),
+# and a commit without a tag as 0.0.0+git<hash>: deb and rpm versions start
+# with a digit and rpm's have no "-".
+PKG_VERSION := $(shell echo '$(VERSION)' | sed -E -e '/^v?[0-9]+[.]/!s/^/0.0.0+git/' -e 's/^v//' -e 's/-/+/g')
+PKG_ARCHES  := amd64 arm64
+
+# Static binaries for Linux amd64, arm64, armv7 and 386, the man pages and
+# dist/SHA256SUMS.
+dist:
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for t in $(DIST_TARGETS); do \
+	  arch=$${t%/*}; arm=; dir=linux-$$arch; \
+	  case $$t in */*) arm=$${t#*/}; dir=linux-armv$$arm ;; esac; \
+	  echo "== $$dir"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -buildvcs=false \
+	    -ldflags "$(LDFLAGS)" -o $(DIST)/$$dir/wiretrace ./cmd/wiretrace; \
+	done
+	@mkdir -p $(DIST)/man
+	CGO_ENABLED=0 $(GO) run -trimpath ./cmd/wiretrace man $(DIST)/man
+	gzip -9n -f $(DIST)/man/*.1
+	cd $(DIST) && sha256sum linux-*/wiretrace > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+# nfpm (tools/nfpm, its own module) into bin/nfpm.
+nfpm:
+	tools/nfpm/build.sh
+
+# .deb and .rpm packages for amd64 and arm64 into dist/ (after make dist).
+package: dist nfpm
+	@set -e; for a in $(PKG_ARCHES); do for p in deb rpm; do \
+	  WT_ARCH=$$a WT_VERSION=$(PKG_VERSION) WT_DIST=$(DIST) bin/nfpm package -f packaging/nfpm.yaml -p $$p -t $(DIST)/; \
+	done; done
+	cd $(DIST) && sha256sum linux-*/wiretrace *.deb *.rpm > SHA256SUMS
+	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

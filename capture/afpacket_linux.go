@@ -445,7 +445,8 @@ func openSocket(cfg *LiveConfig, name string, idx int, fanout int) (*liveSocket,
 		}
 	}
 	if fanout >= 0 {
-		arg := fanout | (unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16
+		// The flags reach bit 31: build the C int as 32 bits (int is 32 bits on arm and 386).
+		arg := int(int32(uint32(fanout) | uint32(unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_DEFRAG)<<16))
 		if err := conn.SetsockoptInt(unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return fail("setsockopt PACKET_FANOUT", err)
 		}

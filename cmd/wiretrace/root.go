@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"runtime/debug"
-
 	"github.com/spf13/cobra"
 )
 
@@ -23,24 +20,15 @@ TCP sequence numbers.`,
 		// Every command with --config reads it before running.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyConfigFile(cmd) },
 	}
-	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd(), newServeCmd(), newConfigCmd())
+	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd(), newServeCmd(), newConfigCmd(), newManCmd())
 	return root
 }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit, build date, Go version and optional parts",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if v == "" {
-				if bi, ok := debug.ReadBuildInfo(); ok {
-					v = bi.Main.Version
-				}
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "wiretrace", v)
-			return nil
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return writeVersion(cmd.OutOrStdout()) },
 	}
 }
