@@ -77,11 +77,16 @@ func TestWatchUnderTmux(t *testing.T) {
 	tm("send-keys", "-t", "w", "9")
 	waitFor("sort by p99", func(s string) bool { return strings.Contains(s, "sorted by p99") })
 	tm("send-keys", "-t", "w", "q")
-	// Wait for the process to exit (tmux's own flag, not the text it
-	// prints, which differs between versions); CI machines are slow under
-	// the race detector, hence the generous deadline.
+	// Wait for the process to exit and tmux to record how: pane_dead turns
+	// 1 when the pty closes, which can come before tmux reaps the child, so
+	// wait for the exit status (or signal) itself, not the dead flag or the
+	// text tmux prints (which differs between versions). CI machines are
+	// slow under the race detector, hence the generous deadline.
+	var status, signal string
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if strings.TrimSpace(tm("display-message", "-p", "-t", "w", "#{pane_dead}")) == "1" {
+		f := strings.SplitN(strings.TrimSpace(tm("display-message", "-p", "-t", "w", "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}")), "|", 3)
+		if len(f) == 3 && f[0] == "1" && (f[1] != "" || f[2] != "") {
+			status, signal = f[1], f[2]
 			break
 		}
 	}
@@ -90,9 +95,8 @@ func TestWatchUnderTmux(t *testing.T) {
 	if !strings.Contains(screen, "wiretrace: packets=56") || !strings.Contains(screen, " spans=9 traces=3 ") {
 		t.Errorf("stats line missing or wrong:\n%s", screen)
 	}
-	status := strings.TrimSpace(tm("display-message", "-p", "-t", "w", "#{pane_dead_status}"))
 	if n, err := strconv.Atoi(status); err != nil || n != 0 {
-		t.Errorf("exit status %q, want 0", status)
+		t.Errorf("exit status %q (signal %q), want 0", status, signal)
 	}
 	os.Remove(sock)
 }
