@@ -476,7 +476,7 @@ func (p *Parser) method(dir protocols.Direction, h *half, f []byte, msg *protoco
 		} else {
 			msg.Kind, msg.Name, msg.Unsolicited, msg.Status = protocols.Response, m.name+target, true, protocols.StatusOK
 		}
-		msg.HasID = false
+		msg.ID, msg.HasID = 0, false
 	}
 	return len(f), true, nil
 }
