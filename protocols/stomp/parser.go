@@ -602,6 +602,7 @@ func (p *Parser) Gap(dir protocols.Direction, size int) {
 		h.nul = h.left == 0
 		h.frame.partial = true
 		h.frame.size += size
+		h.dig.n += int64(size) // counted in BodySize; a partial body gives no link
 		return
 	}
 	h.st = stResync
