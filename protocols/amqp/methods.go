@@ -15,10 +15,10 @@ const (
 type role uint8
 
 const (
-	roleUnknown role = iota
-	roleRequest      // a synchronous method: its -ok answers it
-	roleResponse     // an -ok method, basic.get-empty
-	roleAsync        // no reply: a request from the client, unsolicited from the server
+	roleUnknown  role = iota
+	roleRequest       // a synchronous method: its -ok answers it
+	roleResponse      // an -ok method, basic.get-empty
+	roleAsync         // no reply: a request from the client, unsolicited from the server
 )
 
 // method describes one method: its name and role, whether it carries

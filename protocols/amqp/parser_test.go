@@ -312,13 +312,13 @@ func TestParser(t *testing.T) {
 			}},
 		},
 		{
-			name: "reply publish: correlation id without reply-to continues the chain",
+			name:  "reply publish: correlation id without reply-to continues the chain",
 			steps: []step{feed(up, publish(1, "", "amq.gen-r"), header(1, 0, props{corrID: "c-1"}))},
 			want: []msg{{Kind: protocols.Request, Name: "basic.publish amq.gen-r", NoResponse: true,
 				Links: []string{"handoff_recv=amqp-corr:c-1", "handoff_send=amqp-corr:c-1"}}},
 		},
 		{
-			name: "deliver",
+			name:  "deliver",
 			steps: []step{feed(down, deliver(1, 7, "logs", "info"), header(1, 2, props{msg: "m-2", corrID: "c-2", replyTo: "rq"}), body(1, "hi"))},
 			attrs: []string{"messaging.rabbitmq.message.delivery_tag", "messaging.destination.name", "messaging.operation.type"},
 			want: []msg{{Kind: protocols.Response, Name: "basic.deliver logs", Status: protocols.StatusOK, Unsolicited: true, BodySize: 2,

@@ -423,7 +423,7 @@ func (p *Parser) header(f *frame, h *half, name, val []byte, seen *uint32) {
 	}
 	for i, l := range linkHeaders {
 		if equalFold(name, l.name) {
-			if first(hLinks<<uint(i)) {
+			if first(hLinks << uint(i)) {
 				if s := value(val); s != "" {
 					f.links = append(f.links, protocols.String(l.key, s))
 				}
