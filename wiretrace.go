@@ -18,6 +18,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
+	"github.com/wiretrace/wiretrace/protocols/openwire"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
 	"github.com/wiretrace/wiretrace/protocols/stomp"
@@ -69,7 +70,7 @@ type Config struct {
 // lines and HTTP must have the first look. The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
 	return []*protocols.Protocol{http.Protocol, http2.Protocol, redis.Protocol,
-		mysql.Protocol, postgresql.Protocol, kafka.Protocol, amqp.Protocol, stomp.Protocol, dns.Protocol}
+		mysql.Protocol, postgresql.Protocol, kafka.Protocol, amqp.Protocol, stomp.Protocol, openwire.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when
