@@ -226,12 +226,12 @@ func (p *Parser) command(dir protocols.Direction, h *half, cmd []byte, cut bool,
 		if d.flag() { // the message, nested
 			mt := d.u8()
 			if isMessage(mt) {
-				if d.flag() { // a cached marshalled form: its own stream
+				// Tight encoding: a flag for a cached marshalled form
+				// (size, type and a stream of its own); loose has none.
+				if p.f.tight && d.flag() {
 					d.u32()
 					d.u8()
-					if p.f.tight {
-						d.boolStream()
-					}
+					d.boolStream()
 				}
 				d.baseCommand()
 				p.message(&d, msg, dest, false)

@@ -45,9 +45,15 @@
 // i.e. it is a reply), a MESSAGE as Recv (and as Send when it has a
 // reply-to, i.e. it is a request reaching the replier), so that request
 // SEND → request MESSAGE → reply SEND → reply MESSAGE form one chain.
-// RabbitMQ's amqp-message-id header on a MESSAGE (an AMQP message's
-// message-id) gives the Recv value "amqp:<id>", which ties it to the AMQP
-// basic.publish of that message.
+//
+// When the CONNECTED frame's server header names the broker, the values
+// its other protocols use are given instead, so that messages link across
+// protocols through one broker: with RabbitMQ the correlation id gives
+// "amqp-corr:<id>" and a MESSAGE's amqp-message-id header (an AMQP
+// message's message-id) the Recv value "amqp:<id>"; with ActiveMQ the
+// correlation id gives "activemq-corr:<id>" and a MESSAGE's message-id
+// (the JMSMessageID, which OpenWire producers send) the Recv value
+// "activemq:<id>" (see protocols/amqp and protocols/openwire).
 //
 // # Security
 //

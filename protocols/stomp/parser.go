@@ -34,7 +34,12 @@ var Protocol = &protocols.Protocol{
 const (
 	handoffBody        = "stomp:"
 	handoffCorrelation = "stomp-corr:"
-	handoffAMQP        = "amqp:"
+	// With RabbitMQ and ActiveMQ, the values their other protocols give
+	// (protocols/amqp, protocols/openwire).
+	handoffAMQP         = "amqp:"
+	handoffAMQPCorr     = "amqp-corr:"
+	handoffActiveMQ     = "activemq:"
+	handoffActiveMQCorr = "activemq-corr:"
 )
 
 // Trace headers, matched case-insensitively.
@@ -135,6 +140,7 @@ type frame struct {
 	corr    string
 	replyTo bool
 	amqpID  string
+	msgID   string
 	attrs   []protocols.Attr
 	links   []protocols.Attr
 	receipt string
@@ -370,6 +376,7 @@ func (p *Parser) header(f *frame, h *half, name, val []byte, seen *uint32) {
 		if first(hMsgID) && f.kind == cmdMessage {
 			if s := value(val); s != "" {
 				f.attrs = append(f.attrs, protocols.String("messaging.message.id", s))
+				f.msgID = s
 			}
 		}
 		return
@@ -548,6 +555,12 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 	}
 	if f.corr != "" {
 		v := handoffCorrelation + f.corr
+		switch p.system {
+		case "rabbitmq":
+			v = handoffAMQPCorr + f.corr
+		case "activemq":
+			v = handoffActiveMQCorr + f.corr
+		}
 		switch f.kind {
 		case cmdSend:
 			if !f.replyTo {
@@ -561,8 +574,13 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 			}
 		}
 	}
-	if f.amqpID != "" && f.kind == cmdMessage {
+	if f.amqpID != "" && f.kind == cmdMessage && p.system == "rabbitmq" {
 		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffAMQP+f.amqpID))
+	}
+	if f.msgID != "" && f.kind == cmdMessage && p.system == "activemq" {
+		// ActiveMQ's message-id is the JMSMessageID its OpenWire
+		// producers send.
+		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffActiveMQ+f.msgID))
 	}
 	return true
 }

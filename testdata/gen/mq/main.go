@@ -5,6 +5,7 @@
 //
 //	mq -mode amqp  -addr 10.241.2.1:5672
 //	mq -mode stomp -addr 10.241.2.1:61613
+//	mq -mode stomp-activemq -addr 10.241.2.5:61613
 package main
 
 import (
@@ -30,7 +31,7 @@ const (
 )
 
 func main() {
-	mode := flag.String("mode", "amqp", "amqp or stomp")
+	mode := flag.String("mode", "amqp", "amqp, stomp or stomp-activemq")
 	addr := flag.String("addr", "", "broker host:port")
 	timeout := flag.Duration("timeout", 20*time.Second, "bound on the whole run")
 	flag.Parse()
@@ -42,6 +43,8 @@ func main() {
 		err = runAMQP(ctx, *addr)
 	case "stomp":
 		err = runSTOMP(ctx, *addr)
+	case "stomp-activemq":
+		err = runSTOMPActiveMQ(ctx, *addr)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -353,4 +356,39 @@ func runSTOMP(ctx context.Context, addr string) error {
 		return err
 	}
 	return nil
+}
+
+// runSTOMPActiveMQ talks STOMP to ActiveMQ, whose other clients speak
+// OpenWire: a SEND to /queue/stomp-in (correlation-id, traceparent and
+// x-request-id headers; no content-length, so the broker makes it a
+// TextMessage) that an OpenWire consumer takes, then a subscriber of
+// /queue/ow-out that takes the two messages an OpenWire producer sent.
+func runSTOMPActiveMQ(ctx context.Context, addr string) error {
+	s, err := stompDial(ctx, addr, "guest")
+	if err != nil {
+		return err
+	}
+	h := []string{"destination:/queue/stomp-in", "receipt:in-1", "correlation-id:amq-corr-0001",
+		"traceparent:" + Traceparent, "x-request-id:" + RequestID}
+	var b strings.Builder
+	b.WriteString("SEND\n")
+	for _, x := range h {
+		b.WriteString(x + "\n")
+	}
+	b.WriteString("\nfrom stomp\x00")
+	if _, err := io.WriteString(s.c, b.String()); err != nil {
+		return err
+	}
+	if _, err := s.expect("RECEIPT"); err != nil {
+		return err
+	}
+	if err := s.send("SUBSCRIBE", []string{"id:sub-1", "destination:/queue/ow-out", "ack:auto"}, ""); err != nil {
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := s.expect("MESSAGE"); err != nil {
+			return fmt.Errorf("message %d of /queue/ow-out: %w", i+1, err)
+		}
+	}
+	return s.close()
 }
