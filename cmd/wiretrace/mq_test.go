@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-// The captures of testdata/gen/mq.sh: amqp091-go and a small STOMP client
-// through a real RabbitMQ. Their ids are fixed by testdata/gen/mq.
+// The captures of testdata/gen/mq.sh (amqp091-go and a small STOMP client
+// through a real RabbitMQ) and testdata/gen/activemq.sh (ActiveMQ's own
+// OpenWire producer and consumer, and the STOMP client, through a real
+// ActiveMQ). Their ids are fixed by testdata/gen/mq.
 
 const mqTrace = "4bf92f3577b34da6a3ce929d0e0e4736" // testdata/gen/mq Traceparent
 
@@ -28,6 +30,20 @@ func TestGoldenMQ(t *testing.T) {
 	}
 }
 
+// TestGoldenActiveMQ replays the OpenWire and STOMP captures of one
+// ActiveMQ together: messages link across the two protocols.
+func TestGoldenActiveMQ(t *testing.T) {
+	out, _, err := run(t, "replay", "-q", "--format", "tree", testdata("openwire_activemq.pcap"), testdata("stomp_activemq.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "activemq.golden.tree", out)
+}
+
+func TestActiveMQHandoff(t *testing.T) {
+	checkActiveMQSpans(t, replayJSONL(t, testdata("openwire_activemq.pcap"), testdata("stomp_activemq.pcap")))
+}
+
 func TestAMQPHandoff(t *testing.T) {
 	checkAMQPSpans(t, replayJSONL(t, testdata("amqp_rabbitmq.pcap")))
 }
@@ -36,10 +52,10 @@ func TestSTOMPHandoff(t *testing.T) {
 	checkSTOMPSpans(t, replayJSONL(t, testdata("stomp_rabbitmq.pcap")))
 }
 
-// replayJSONL replays a capture and checks the stats line's drops.
-func replayJSONL(t *testing.T, path string) []span {
+// replayJSONL replays captures and checks the stats line's drops.
+func replayJSONL(t *testing.T, paths ...string) []span {
 	t.Helper()
-	out, stderr, err := run(t, "replay", "--format", "jsonl", path)
+	out, stderr, err := run(t, append([]string{"replay", "--format", "jsonl"}, paths...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +178,52 @@ func checkSTOMPSpans(t *testing.T, spans []span) {
 	}
 }
 
+// checkActiveMQSpans checks testdata/gen/activemq.sh's run: each OpenWire
+// dispatch of queues orders and loose (tight and loose encoding) is the
+// child of its send; the STOMP consumer's MESSAGEs of /queue/ow-out are
+// children of the OpenWire sends; the OpenWire dispatch of the STOMP
+// SEND to /queue/stomp-in is its child, in the trace its traceparent
+// names, with its correlation id.
+func checkActiveMQSpans(t *testing.T, spans []span) {
+	t.Helper()
+	ids := byID(spans)
+	want := map[string]int{
+		"MessageDispatch queue://orders←ActiveMQTextMessage queue://orders": 2,
+		"MessageDispatch queue://loose←ActiveMQTextMessage queue://loose":   1,
+		"MESSAGE /queue/ow-out←ActiveMQTextMessage queue://ow-out":          2,
+		"MessageDispatch queue://stomp-in←SEND /queue/stomp-in":             1,
+	}
+	got := map[string]int{}
+	for _, s := range spans {
+		if s.Attributes["messaging.system"] != nil && s.Attributes["messaging.system"] != "activemq" {
+			t.Errorf("%s: messaging.system %v", s.Name, s.Attributes["messaging.system"])
+		}
+		if !strings.HasPrefix(s.Name, "MessageDispatch") && !strings.HasPrefix(s.Name, "MESSAGE") {
+			continue
+		}
+		p, ok := ids[s.ParentSpanID]
+		if !ok || s.LinkReason != "queue_handoff" {
+			t.Errorf("%s: parent %q (%s), want its send", s.Name, p.Name, s.LinkReason)
+			continue
+		}
+		got[s.Name+"←"+p.Name]++
+		if s.Protocol == p.Protocol && s.Attributes["messaging.message.id"] != p.Attributes["messaging.message.id"] {
+			t.Errorf("%s: message id %v, its send's %v", s.Name, s.Attributes["messaging.message.id"], p.Attributes["messaging.message.id"])
+		}
+		if s.Name == "MessageDispatch queue://stomp-in" {
+			if s.TraceID != mqTrace || s.Attributes["messaging.message.conversation_id"] != "amq-corr-0001" || s.Links["x_request_id"] != "mq-req-0002" {
+				t.Errorf("%s: trace %s, conversation id %v, x_request_id %q", s.Name, s.TraceID,
+					s.Attributes["messaging.message.conversation_id"], s.Links["x_request_id"])
+			}
+		}
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%d × %s, want %d (all: %v)", got[k], k, n, got)
+		}
+	}
+}
+
 // TestLiveMQ runs testdata/gen/mq.sh — a real RabbitMQ (AMQP and STOMP) in
 // a network namespace, testdata/gen/mq as producer and consumer — and
 // checks the fresh captures as the committed ones are checked.
@@ -197,4 +259,42 @@ func TestLiveMQ(t *testing.T) {
 	t.Logf("mq.sh took %v", time.Since(start).Round(time.Millisecond))
 	t.Run("amqp", func(t *testing.T) { checkAMQPSpans(t, replayJSONL(t, filepath.Join(dir, "amqp_rabbitmq.pcap"))) })
 	t.Run("stomp", func(t *testing.T) { checkSTOMPSpans(t, replayJSONL(t, filepath.Join(dir, "stomp_rabbitmq.pcap"))) })
+}
+
+// TestLiveActiveMQ runs testdata/gen/activemq.sh — a real ActiveMQ
+// (OpenWire and STOMP) in a network namespace, its own OpenWire
+// command-line clients and testdata/gen/mq's STOMP client — and checks the
+// fresh captures as the committed ones are checked. ActiveMQ starts in a
+// few seconds here; the script bounds the wait at 120 s.
+func TestLiveActiveMQ(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ActiveMQ in network namespaces; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN for ip netns, CAP_NET_RAW for tcpdump)")
+	}
+	if _, err := os.Stat("/usr/share/activemq/bin/activemq.jar"); err != nil {
+		t.Skip("activemq not installed (package activemq; .ci/run installs it)")
+	}
+	for _, tool := range []struct{ bin, pkg string }{{"ip", "iproute2"}, {"tcpdump", "tcpdump"}, {"go", "Go"}, {"java", "activemq's default-jre-headless"}} {
+		if _, err := exec.LookPath(tool.bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + tool.bin); err != nil {
+				t.Skipf("%s not installed (package %s; .ci/run installs it)", tool.bin, tool.pkg)
+			}
+		}
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "testdata", "gen", "activemq.sh"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	cmd.Env = append(os.Environ(), "AMQ_OUT="+dir)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("activemq.sh: %v\n%s", err, out)
+	}
+	t.Logf("activemq.sh took %v", time.Since(start).Round(time.Millisecond))
+	checkActiveMQSpans(t, replayJSONL(t, filepath.Join(dir, "openwire_activemq.pcap"), filepath.Join(dir, "stomp_activemq.pcap")))
 }

@@ -472,6 +472,7 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 	switch f.kind {
 	case cmdConnected:
 		msg.Kind, msg.Status = protocols.Response, protocols.StatusOK
+		msg.Attrs = append(msg.Attrs, sys) // the broker, once it is named
 		msg.ID, msg.HasID = p.answer(""), true
 		if msg.ID == 0 {
 			msg.HasID = false

@@ -183,7 +183,7 @@ func TestParser(t *testing.T) {
 			attrs: []string{"messaging.system", "messaging.destination.name", "messaging.message.conversation_id", "messaging.message.body.size"},
 			want: []msg{
 				{Kind: protocols.Request, Name: "CONNECT", ID: 1, HasID: true, Attrs: map[string]string{"messaging.system": "stomp"}},
-				{Kind: protocols.Response, Status: protocols.StatusOK, ID: 1, HasID: true},
+				{Kind: protocols.Response, Status: protocols.StatusOK, ID: 1, HasID: true, Attrs: map[string]string{"messaging.system": "rabbitmq"}},
 				{Kind: protocols.Request, Name: "SEND /queue/orders", ID: 2, HasID: true, BodySize: 7,
 					Attrs: map[string]string{"messaging.system": "rabbitmq", "messaging.destination.name": "/queue/orders",
 						"messaging.message.conversation_id": "c-1", "messaging.message.body.size": "7"},
