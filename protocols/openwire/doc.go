@@ -92,10 +92,12 @@
 // # Sniffing
 //
 // Sniff reports the direction of a complete WireFormatInfo (the client's
-// carries a Host property, the broker's does not), and of complete
-// commands only one end sends: messages, MessageAck, ConnectionInfo,
-// SessionInfo, ProducerInfo and ConsumerInfo to the broker;
-// MessageDispatch, responses and BrokerInfo to the client.
+// carries a Host property, the broker's does not). Mid-stream it takes a
+// complete command only one end sends (messages, MessageAck, ProducerInfo
+// and ConsumerInfo to the broker; MessageDispatch and responses to the
+// client) that decodes whole in ActiveMQ's default wire format and, for
+// the broker-bound ones, names a destination: length-prefixed binary
+// protocols often match the size alone.
 //
 // # Concurrency and ownership
 //

@@ -111,16 +111,31 @@ func Sniff(data []byte) protocols.Direction {
 		}
 		return protocols.ToClient
 	}
-	if len(data) < int(size)+4 || size < 6 {
+	if len(data) < int(size)+4 || size < 6 || size > MaxCommand {
 		return protocols.DirUnknown
 	}
+	dir := protocols.DirUnknown
 	switch {
-	case isMessage(t), t == typeMessageAck, t == typeConnectionInfo, t == typeSessionInfo, t == typeProducerInfo, t == typeConsumerInfo:
-		return protocols.ToServer
-	case t == typeMessageDispatch, t == typeResponse, t == typeExceptionResponse, t == typeBrokerInfo:
-		return protocols.ToClient
+	case isMessage(t), t == typeMessageAck, t == typeProducerInfo, t == typeConsumerInfo:
+		dir = protocols.ToServer
+	case t == typeMessageDispatch, t == typeResponse, t == typeExceptionResponse:
+		dir = protocols.ToClient
+	default:
+		return protocols.DirUnknown
 	}
-	return protocols.DirUnknown
+	// Mid-stream, only a command that decodes whole in ActiveMQ's default
+	// format (tight, cached) and names a destination (or is a response)
+	// is taken: a length-prefixed binary protocol often matches the size.
+	p := New(nil)
+	var m protocols.Message
+	done, err := p.command(dir, p.half(dir), data[4:4+size], false, &m)
+	if err != nil || !done || m.Partial {
+		return protocols.DirUnknown
+	}
+	if m.Kind == protocols.Request && target(m.Attrs) == "" {
+		return protocols.DirUnknown
+	}
+	return dir
 }
 
 // Parse implements protocols.Parser: one command per call.
