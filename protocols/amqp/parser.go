@@ -21,7 +21,7 @@ const (
 	MaxBodyFrame = 128 << 20
 	// MaxChannels bounds the channels with a message in progress per
 	// direction, and those with requests in flight; beyond it the oldest
-	// is dropped (its message emitted Partial).
+	// is forgotten (its message is not emitted).
 	MaxChannels = 64
 	// maxValue bounds a string value copied into an attribute or link.
 	maxValue = 255

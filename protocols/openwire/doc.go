@@ -53,8 +53,8 @@
 // "queue://orders", "topic://prices", "temp-queue://..."), transaction
 // ids, message id, correlation id, reply-to (openwire.reply_to), content
 // (its size is messaging.message.body.size and BodySize, the content as
-// marshalled, not decompressed) and the marshalled properties; later
-// fields are not read. The JMSMessageID (messaging.message.id) is the
+// marshalled, not decompressed), the marshalled properties and, in a
+// dispatch, whether the content is compressed; later fields are not read. The JMSMessageID (messaging.message.id) is the
 // message id's text view when set ("ID:" prefixed as ActiveMQ does), else
 // "<producer's connection id>:<session id>:<producer id>:<sequence>".
 // String properties whose names are trace headers (traceparent,
@@ -76,7 +76,11 @@
 // Send when it has a reply-to), so that request send → its dispatch → the
 // reply's send → its dispatch form one chain; protocols/stomp uses the same
 // value with ActiveMQ, so a STOMP SEND with a correlation-id links to the
-// OpenWire consumer's dispatch.
+// OpenWire consumer's dispatch. A dispatch of a text or bytes message from
+// a queue or topic, not compressed, also carries the Recv value a STOMP
+// SEND of the same body to that destination carries
+// ("stomp:/queue/orders:<digest>", see protocols/stomp), so a STOMP
+// producer links to an OpenWire consumer with no id at all.
 //
 // # Security
 //

@@ -249,7 +249,7 @@ func (p *Parser) command(dir protocols.Direction, h *half, cmd []byte, cut bool,
 					d.boolStream()
 				}
 				d.baseCommand()
-				p.message(&d, msg, dest, false)
+				p.message(&d, msg, dest, false, mt)
 			} else {
 				d.bad = true
 			}
@@ -270,7 +270,7 @@ func (p *Parser) command(dir protocols.Direction, h *half, cmd []byte, cut bool,
 	msg.Attrs = append(msg.Attrs, sys, protocols.String("messaging.operation.name", name))
 	switch {
 	case isMessage(t):
-		p.message(&d, msg, nil, true)
+		p.message(&d, msg, nil, true, t)
 		msg.Attrs = append(msg.Attrs, protocols.String("messaging.operation.type", "send"))
 	case t == typeProducerInfo:
 		d.cached()
@@ -318,7 +318,7 @@ func target(attrs []protocols.Attr) string {
 // message decodes the Message fields after BaseCommand: destination, ids,
 // correlation id, reply-to, content size and properties. dest, when set,
 // is the dispatch's destination. send is set for a producer's message.
-func (p *Parser) message(d *dec, msg *protocols.Message, dest *obj, send bool) {
+func (p *Parser) message(d *dec, msg *protocols.Message, dest *obj, send bool, mt byte) {
 	d.cached() // producer id
 	if md := d.cached(); md != nil {
 		dest = md
@@ -341,6 +341,13 @@ func (p *Parser) message(d *dec, msg *protocols.Message, dest *obj, send bool) {
 	p.destAttr(msg, dest)
 	if d.bad {
 		msg.Partial = true
+	}
+	digest := false
+	if !d.bad && !send {
+		d.nested() // data structure
+		d.cached() // target consumer id
+		compressed := d.flag()
+		digest = !d.bad && !compressed
 	}
 	if !d.bad || content != nil {
 		msg.BodySize = len(content)
@@ -377,6 +384,10 @@ func (p *Parser) message(d *dec, msg *protocols.Message, dest *obj, send bool) {
 		primitiveMap(props, func(name, val []byte) {
 			msg.Links = p.traceLink(msg.Links, name, val)
 		})
+	}
+	if digest {
+		// Last: the linker tries a message's ids in order, exact ones first.
+		msg.Links = stompLink(msg.Links, dest, mt, content)
 	}
 }
 
@@ -538,3 +549,66 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// stompLink returns links with the Recv value ActiveMQ's STOMP producers'
+// SEND frames carry (see protocols/stomp): "stomp:/queue/<name>:<digest>"
+// of a text message's text or a bytes message's bytes, for a queue or topic.
+func stompLink(links []protocols.Attr, dest *obj, mt byte, content []byte) []protocols.Attr {
+	if dest == nil || content == nil {
+		return links
+	}
+	var kind string
+	switch dest.typ {
+	case typeQueue:
+		kind = "/queue/"
+	case typeTopic:
+		kind = "/topic/"
+	default:
+		return links
+	}
+	body := content
+	switch mt {
+	case typeTextMessage:
+		if len(content) < 4 {
+			return links
+		}
+		n := binary.BigEndian.Uint32(content)
+		if uint64(n) != uint64(len(content)-4) {
+			return links
+		}
+		body = content[4:]
+	case typeBytesMessage:
+	default:
+		return links
+	}
+	h := uint64(fnvOffset)
+	for _, c := range body[:min(len(body), maxDigestLen)] {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	if len(body) > maxDigestLen {
+		for i := 0; i < 8; i++ {
+			h ^= uint64(byte(uint64(len(body)) >> (8 * i)))
+			h *= fnvPrime
+		}
+	}
+	v := make([]byte, 0, len(handoffSTOMP)+len(kind)+len(dest.s)+17)
+	v = append(v, handoffSTOMP...)
+	v = append(v, kind...)
+	v = append(v, dest.s...)
+	v = append(v, ':')
+	const digits = "0123456789abcdef"
+	for sh := 60; sh >= 0; sh -= 4 {
+		v = append(v, digits[h>>uint(sh)&0xf])
+	}
+	return append(links, protocols.String(protocols.LinkHandoffRecv, string(v)))
+}
+
+// FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/) as protocols/stomp
+// computes it, over the first maxDigestLen bytes and then the length.
+const (
+	fnvOffset    = 14695981039346656037
+	fnvPrime     = 1099511628211
+	maxDigestLen = 64 << 10
+	handoffSTOMP = "stomp:"
+)

@@ -225,6 +225,21 @@ func (e *enc) message(m message) {
 	e.u32(0)      // redelivery counter
 }
 
+// digestOf is the hand-off digest of a STOMP body (FNV-1a 64).
+func digestOf(s string) string {
+	h := uint64(14695981039346656037)
+	for i := range len(s) {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := range b {
+		b[i] = digits[h>>(60-4*uint(i))&0xf]
+	}
+	return string(b[:])
+}
+
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 func response(tight bool, corr uint32) string {
@@ -386,7 +401,7 @@ func TestParser(t *testing.T) {
 				want: []msg{
 					{Kind: protocols.Response, Name: "MessageDispatch queue://orders", Status: protocols.StatusOK, Unsolicited: true, BodySize: 9,
 						Attrs: map[string]string{"messaging.message.id": "ID:h-1-2-1:1:1:1:1", "messaging.operation.type": "process"},
-						Links: []string{"handoff_recv=activemq:ID:h-1-2-1:1:1:1:1"}},
+						Links: []string{"handoff_recv=activemq:ID:h-1-2-1:1:1:1:1", "handoff_recv=stomp:/queue/orders:" + digestOf("hello")}},
 					{Kind: protocols.Response, Name: "MessageDispatch queue://orders", Status: protocols.StatusOK, Unsolicited: true,
 						Attrs: map[string]string{"messaging.message.id": "ID:h-1-2-1:1:1:1:2", "messaging.operation.type": "process"},
 						Links: []string{"handoff_recv=activemq:ID:h-1-2-1:1:1:1:2", "handoff_recv=activemq-corr:c-2"}},

@@ -53,7 +53,9 @@
 // message's message-id) the Recv value "amqp:<id>"; with ActiveMQ the
 // correlation id gives "activemq-corr:<id>" and a MESSAGE's message-id
 // (the JMSMessageID, which OpenWire producers send) the Recv value
-// "activemq:<id>" (see protocols/amqp and protocols/openwire).
+// "activemq:<id>" (see protocols/amqp and protocols/openwire); the body
+// digest value is also what protocols/openwire gives ActiveMQ's dispatch of
+// the message to an OpenWire consumer.
 //
 // # Security
 //
