@@ -542,17 +542,13 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 	}
 	msg.Attrs = append(msg.Attrs, f.attrs...)
 	msg.Links = append(msg.Links, f.links...)
-	if !f.partial && (f.kind == cmdSend || f.kind == cmdMessage) && f.dest != "" {
-		key := protocols.LinkHandoffSend
-		if f.kind == cmdMessage {
-			key = protocols.LinkHandoffRecv
-		}
-		v := make([]byte, 0, len(handoffBody)+len(f.dest)+17)
-		v = append(v, handoffBody...)
-		v = append(v, f.dest...)
-		v = append(v, ':')
-		v = appendHex(v, h.dig.sum())
-		msg.Links = append(msg.Links, protocols.String(key, string(v)))
+	if f.amqpID != "" && f.kind == cmdMessage && p.system == "rabbitmq" {
+		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffAMQP+f.amqpID))
+	}
+	if f.msgID != "" && f.kind == cmdMessage && p.system == "activemq" {
+		// ActiveMQ's message-id is the JMSMessageID its OpenWire
+		// producers send.
+		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffActiveMQ+f.msgID))
 	}
 	if f.corr != "" {
 		v := handoffCorrelation + f.corr
@@ -575,13 +571,18 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 			}
 		}
 	}
-	if f.amqpID != "" && f.kind == cmdMessage && p.system == "rabbitmq" {
-		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffAMQP+f.amqpID))
-	}
-	if f.msgID != "" && f.kind == cmdMessage && p.system == "activemq" {
-		// ActiveMQ's message-id is the JMSMessageID its OpenWire
-		// producers send.
-		msg.Links = append(msg.Links, protocols.String(protocols.LinkHandoffRecv, handoffActiveMQ+f.msgID))
+	// Last: the linker tries a message's values in order, exact ids first.
+	if !f.partial && (f.kind == cmdSend || f.kind == cmdMessage) && f.dest != "" {
+		key := protocols.LinkHandoffSend
+		if f.kind == cmdMessage {
+			key = protocols.LinkHandoffRecv
+		}
+		v := make([]byte, 0, len(handoffBody)+len(f.dest)+17)
+		v = append(v, handoffBody...)
+		v = append(v, f.dest...)
+		v = append(v, ':')
+		v = appendHex(v, h.dig.sum())
+		msg.Links = append(msg.Links, protocols.String(key, string(v)))
 	}
 	return true
 }
