@@ -44,6 +44,50 @@ func TestActiveMQHandoff(t *testing.T) {
 	checkActiveMQSpans(t, replayJSONL(t, testdata("openwire_activemq.pcap"), testdata("stomp_activemq.pcap")))
 }
 
+// TestMQTree checks, in the tree output, that each consumer span hangs
+// below its producer's span: the line after a publish/send is its
+// delivery, indented one level, linked by queue_handoff.
+func TestMQTree(t *testing.T) {
+	for _, tc := range []struct {
+		files         []string
+		parent, child string
+		wantPairs     int
+	}{
+		{[]string{"amqp_rabbitmq.pcap"}, "amqp basic.publish orders ", "amqp basic.deliver orders ", 3},
+		{[]string{"amqp_rabbitmq.pcap"}, "amqp basic.publish jobs ", "amqp basic.get jobs ", 1},
+		{[]string{"stomp_rabbitmq.pcap"}, "stomp SEND /queue/orders ", "stomp MESSAGE /queue/orders ", 3},
+		{[]string{"openwire_activemq.pcap"}, "openwire ActiveMQTextMessage queue://orders ", "openwire MessageDispatch queue://orders ", 2},
+		{[]string{"openwire_activemq.pcap", "stomp_activemq.pcap"}, "stomp SEND /queue/stomp-in ", "openwire MessageDispatch queue://stomp-in ", 1},
+	} {
+		t.Run(tc.parent, func(t *testing.T) {
+			var paths []string
+			for _, f := range tc.files {
+				paths = append(paths, testdata(f))
+			}
+			out, _, err := run(t, append([]string{"replay", "-q", "--format", "tree"}, paths...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(out, "\n")
+			pairs := 0
+			for i, l := range lines {
+				if !strings.HasPrefix(l, "└─ "+tc.parent) || i+1 >= len(lines) {
+					continue
+				}
+				next := lines[i+1]
+				if strings.HasPrefix(next, "   └─ "+tc.child) && strings.Contains(next, "← queue_handoff") {
+					pairs++
+				} else {
+					t.Errorf("after %q: %q, want its consumer's span below it", l, next)
+				}
+			}
+			if pairs != tc.wantPairs {
+				t.Errorf("%d producer → consumer pairs, want %d:\n%s", pairs, tc.wantPairs, out)
+			}
+		})
+	}
+}
+
 func TestAMQPHandoff(t *testing.T) {
 	checkAMQPSpans(t, replayJSONL(t, testdata("amqp_rabbitmq.pcap")))
 }
