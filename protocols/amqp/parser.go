@@ -226,13 +226,15 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 			}
 			off++
 			h.st = stFrame
-			if h.skipBody {
-				if c := h.find(h.skipCh); c != nil {
+			// The end of a body frame, or of a content header larger
+			// than MaxFrame, may complete its message.
+			if c := h.find(h.skipCh); c != nil {
+				if h.skipBody {
 					c.size++
-					if c.header && c.seen >= c.bodySize {
-						p.emitContent(h, c, msg)
-						return off, true, nil
-					}
+				}
+				if c.header && c.seen >= c.bodySize {
+					p.emitContent(h, c, msg)
+					return off, true, nil
 				}
 			}
 		case stResync:
@@ -300,7 +302,7 @@ func (p *Parser) frame(dir protocols.Direction, h *half, b []byte, msg *protocol
 	case frameHeartbeat:
 		if size != 0 {
 			// Heartbeats carry nothing; skip it anyway.
-			h.st, h.skip, h.skipBody = stSkip, int(size), false
+			h.st, h.skip, h.skipCh, h.skipBody = stSkip, int(size), ch, false
 			return 7, false, nil
 		}
 		if len(b) < 8 {
@@ -326,6 +328,9 @@ func (p *Parser) frame(dir protocols.Direction, h *half, b []byte, msg *protocol
 			return 0, false, nil
 		}
 		h.st, h.skip, h.skipCh, h.skipBody = stSkip, payload-MaxFrame, ch, false
+		if c := h.find(ch); c != nil && typ == frameHeader {
+			c.size++ // the frame-end octet, read after the skip
+		}
 		if typ == frameMethod {
 			return p.method(dir, h, b[:7+MaxFrame], msg, true)
 		}

@@ -410,6 +410,16 @@ func TestParser(t *testing.T) {
 			want:  []msg{req("queue.declare q2", 1)},
 		},
 		{
+			name: "content header larger than MaxFrame, empty body",
+			steps: []step{feed(up, publish(1, "", "q"),
+				header(1, 0, props{msg: "m-big", headers: table(field{"big", 'S', lstr(strings.Repeat("x", amqp.MaxFrame))})}),
+				queueDeclare(1, "after", 0))},
+			want: []msg{
+				{Kind: protocols.Request, Name: "basic.publish q", NoResponse: true, Partial: true},
+				req("queue.declare after", 1),
+			},
+		},
+		{
 			name:  "end inside a message",
 			steps: []step{feed(up, publish(1, "", "q"), header(1, 5, props{}), body(1, "ab")), end(up)},
 			want:  []msg{{Kind: protocols.Request, Name: "basic.publish q", NoResponse: true, Partial: true, BodySize: 2}},
