@@ -91,8 +91,15 @@ const (
 	// LinkHandoffSend and the consumer's LinkHandoffRecv with the same
 	// value, "<kind>:<name>:<id>" — e.g. "redis-stream:orders:1526919030474-55",
 	// "redis-list:jobs:<hex digest of the value>",
-	// "redis-pubsub:events:<hex digest of the payload>". A message may carry
-	// several of each (a batch).
+	// "redis-pubsub:events:<hex digest of the payload>",
+	// "stomp:/queue/orders:<hex digest of the body>" — or "<kind>:<id>" when
+	// the id does not depend on where the message went (a publish's exchange
+	// is not the consumer's queue): "amqp:<message-id>",
+	// "activemq:<JMSMessageID>", and for request-reply the correlation id,
+	// "amqp-corr:<id>", "activemq-corr:<id>", "stomp-corr:<id>", which a span
+	// may carry both as Send and as Recv (see protocols/amqp). A message may
+	// carry several of each (a batch); the linker tries a span's Recv values
+	// in order.
 	LinkHandoffSend         = "handoff_send"
 	LinkHandoffRecv         = "handoff_recv"
 	LinkKafkaTopicPartition = "kafka_topic_partition"
