@@ -47,6 +47,29 @@ const (
 	StatusError
 )
 
+// String returns "request", "response" or "unknown".
+func (k Kind) String() string {
+	switch k {
+	case Request:
+		return "request"
+	case Response:
+		return "response"
+	}
+	return "unknown"
+}
+
+// String returns "ok", "error" or "unknown", the span format's status
+// words.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusError:
+		return "error"
+	}
+	return "unknown"
+}
+
 // Attr is one attribute: an OpenTelemetry semantic-convention key with a
 // string or integer value, or a correlation key (see Message.Links).
 type Attr struct {
