@@ -232,7 +232,14 @@ type Config struct {
 	XRequestIDHeaders []string
 	// MaxHeaderBytes bounds a message's header block; 0 means 64 KiB.
 	MaxHeaderBytes int
+	// RedactSQL replaces the string and number literals of SQL text
+	// (db.query.text) with "?" (see package protocols/sqlredact); trace
+	// context in SQL comments is read before and kept.
+	RedactSQL bool
 }
+
+// RedactsSQL reports whether SQL literals are to be redacted.
+func (c *Config) RedactsSQL() bool { return c != nil && c.RedactSQL }
 
 // RequestIDHeaders returns the configured request-id header names in
 // canonical lower case.
