@@ -223,3 +223,111 @@ func TestCrossArchQemu(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageRpm builds the .rpm packages with packaging/nfpm.yaml, as make
+// package does, checks their metadata, files, modes, config flags and
+// scriptlets with rpm -qp, installs the amd64 one into a scratch rpm
+// database and root (rpm --root, scriptlets off: they would run on the
+// host), verifies it with rpm -V, and upgrades it to a newer version with
+// the config edited: the edit is kept (config(noreplace)).
+func TestPackageRpm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a package")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("packages are built on linux")
+	}
+	nfpm := os.Getenv("WIRETRACE_NFPM")
+	if nfpm == "" {
+		nfpm, _ = filepath.Abs(filepath.Join(repoRoot, "bin", "nfpm"))
+	}
+	if _, err := os.Stat(nfpm); err != nil {
+		t.Skipf("nfpm not found at %s (run tools/nfpm/build.sh, or set WIRETRACE_NFPM)", nfpm)
+	}
+	rpm := lookTool(t, "Debian package rpm", "rpm")
+
+	dist := t.TempDir()
+	buildStatic(t, dist, "amd64")
+	buildStatic(t, dist, "arm64")
+	runCmd(t, filepath.Join(dist, "linux-amd64", "wiretrace"), "man", filepath.Join(dist, "man"))
+	pages, _ := filepath.Glob(filepath.Join(dist, "man", "*.1"))
+	for _, p := range pages {
+		runCmd(t, "gzip", "-9n", p)
+	}
+	pkg := func(arch, version string) string {
+		t.Helper()
+		out := filepath.Join(dist, arch+"-"+version)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(nfpm, "package", "-f", "packaging/nfpm.yaml", "-p", "rpm", "-t", out+"/")
+		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "WT_ARCH="+arch, "WT_VERSION="+version, "WT_DIST="+dist)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nfpm %s %s: %v\n%s", arch, version, err, b)
+		}
+		rpms, _ := filepath.Glob(filepath.Join(out, "*.rpm"))
+		if len(rpms) != 1 {
+			t.Fatalf("nfpm made %d .rpm files for %s, want 1", len(rpms), arch)
+		}
+		return rpms[0]
+	}
+	amd64, arm64, newer := pkg("amd64", "0.0.0+test"), pkg("arm64", "0.0.0+test"), pkg("amd64", "0.0.1+test")
+
+	query := func(file, format string) string {
+		t.Helper()
+		return strings.TrimSpace(string(runCmd(t, rpm, "-qp", "--qf", format, file)))
+	}
+	if got := query(amd64, "%{NAME} %{ARCH} %{VERSION}"); got != "wiretrace x86_64 0.0.0+test" {
+		t.Errorf("amd64 package: %q", got)
+	}
+	if got := query(arm64, "%{NAME} %{ARCH} %{VERSION}"); got != "wiretrace aarch64 0.0.0+test" {
+		t.Errorf("arm64 package: %q", got)
+	}
+	files := map[string]string{}
+	for _, l := range strings.Split(query(amd64, "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME} %{FILEFLAGS:fflags}\n]"), "\n") {
+		if f := strings.SplitN(l, " ", 2); len(f) == 2 {
+			files[f[0]] = strings.TrimSpace(f[1])
+		}
+	}
+	for path, want := range map[string]string{
+		"/usr/bin/wiretrace":                       "-rwxr-xr-x root",
+		"/etc/wiretrace/wiretrace.yaml":            "-rw-r--r-- root cn", // config(noreplace)
+		"/lib/systemd/system/wiretrace.service":    "-rw-r--r-- root",
+		"/usr/share/man/man1/wiretrace-serve.1.gz": "-rw-r--r-- root",
+		"/usr/share/doc/wiretrace/copyright":       "-rw-r--r-- root",
+	} {
+		if got := files[path]; got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+	scripts := string(runCmd(t, rpm, "-qp", "--scripts", amd64))
+	for _, want := range []string{"postinstall scriptlet", "useradd --system", "preuninstall scriptlet", "remove|purge|0)"} {
+		if !strings.Contains(scripts, want) {
+			t.Errorf("scriptlets lack %q:\n%s", want, scripts)
+		}
+	}
+
+	// Install, verify, edit the config, upgrade.
+	root := filepath.Join(dist, "root")
+	runCmd(t, rpm, "--root", root, "--initdb")
+	runCmd(t, rpm, "--root", root, "-i", "--nodeps", "--noscripts", amd64)
+	runCmd(t, rpm, "--root", root, "-V", "wiretrace") // exit status 0: every file as packaged
+	if got := string(runCmd(t, filepath.Join(root, "usr/bin/wiretrace"), "version")); !strings.Contains(got, "v0.0.0-test") {
+		t.Errorf("installed binary's version:\n%s", got)
+	}
+	conf := filepath.Join(root, "etc/wiretrace/wiretrace.yaml")
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("trace-window: 7s\n")
+	f.Close()
+	runCmd(t, rpm, "--root", root, "-U", "--nodeps", "--noscripts", newer)
+	if got := strings.TrimSpace(string(runCmd(t, rpm, "--root", root, "-q", "--qf", "%{VERSION}", "wiretrace"))); got != "0.0.1+test" {
+		t.Errorf("after the upgrade, version %q", got)
+	}
+	if b, err := os.ReadFile(conf); err != nil || !strings.HasSuffix(string(b), "trace-window: 7s\n") {
+		t.Errorf("the edited config was not kept over the upgrade (err %v):\n%s", err, b)
+	}
+}
