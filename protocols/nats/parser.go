@@ -117,18 +117,18 @@ const (
 type half struct {
 	st      state
 	op      op
-	size    int      // bytes of the message so far
-	subj    []byte   // subject
-	reply   []byte   // reply subject
-	hdrLeft int      // header bytes still to read
-	hdrLen  int      // header block length
-	payLeft int      // payload bytes still to read
-	trail   int      // trailing CRLF bytes still to skip
-	body    int      // payload size
-	partial bool     // a gap fell inside the message
-	emit    bool     // a message cut by a gap waits to be emitted
-	dig     digest   // of the payload
-	status  []byte   // header block status code, when not 2xx
+	size    int    // bytes of the message so far
+	subj    []byte // subject
+	reply   []byte // reply subject
+	hdrLeft int    // header bytes still to read
+	hdrLen  int    // header block length
+	payLeft int    // payload bytes still to read
+	trail   int    // trailing CRLF bytes still to skip
+	body    int    // payload size
+	partial bool   // a gap fell inside the message
+	emit    bool   // a message cut by a gap waits to be emitted
+	dig     digest // of the payload
+	status  []byte // header block status code, when not 2xx
 	links   []protocols.Attr
 	atStart bool // resync: the data starts a line
 	lenient bool // resynchronised: a bad control line resumes the resync
@@ -136,13 +136,13 @@ type half struct {
 
 // Parser parses one NATS connection. Create it with New.
 type Parser struct {
-	cfg       *protocols.Config
-	reqIDs    []string
-	verbose   bool
-	pending   []op // operations waiting for +OK/-ERR or PONG, oldest first
-	dirs      [2]half
-	subjects  [subjectCacheLen]string
-	subjNext  int
+	cfg      *protocols.Config
+	reqIDs   []string
+	verbose  bool
+	pending  []op // operations waiting for +OK/-ERR or PONG, oldest first
+	dirs     [2]half
+	subjects [subjectCacheLen]string
+	subjNext int
 }
 
 // New returns a parser for one connection. cfg may be nil.
