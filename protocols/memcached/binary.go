@@ -118,15 +118,24 @@ func (p *Parser) binaryHeader(dir protocols.Direction, h *half, data []byte, m *
 			h.query = append(h.query, key[:min(len(key), MaxQueryText-len(h.query))]...)
 		}
 		h.quiet = quietOp(b.op)
-		if b.op == 0x07 {
-			h.noreply = true // quit: the server closes
-		}
-		p.remember(b.opaque, h.quiet && b.op != 0x17)
-		if b.op == 0x17 {
+		switch {
+		case b.op == 0x17: // quitq: the server closes without a reply
 			h.noreply = true
+		case p.udp && h.quiet:
+			// Over UDP no later request on a connection answers for
+			// it: a quiet request is answered only on failure.
+			h.noreply = true
+		default:
+			p.remember(b.opaque, h.quiet)
 		}
 	} else {
-		p.answered(b.opaque)
+		if b.op == 0x10 && b.keyLen > 0 {
+			// One statistic of a stat reply; the reply ends with an
+			// empty key.
+			h.stat = true
+		} else {
+			p.answered(b.opaque)
+		}
 		h.status = "0x" + hex4(b.status)
 		switch b.status {
 		case 0, 1, 2, 5:
@@ -140,6 +149,10 @@ func (p *Parser) binaryHeader(dir protocols.Direction, h *half, data []byte, m *
 	h.size = head
 	h.dataLeft = binHeaderLen + b.bodyLen - head
 	if h.dataLeft == 0 {
+		if h.stat {
+			h.reset()
+			return head, false, nil
+		}
 		p.finish(dir, h, m)
 		return head, true, nil
 	}

@@ -28,8 +28,11 @@
 // (HasID). Quiet opcodes (getq, setq, ...) are answered only on a miss or an
 // error (gets: on a hit); when the reply to a later request arrives, the
 // quiet requests before it that got none are answered by an OK reply of
-// their own, so their spans end there. SASL authentication data is never
-// read.
+// their own, so their spans end there; over UDP, where no later request
+// answers for them, quiet requests are NoResponse. The statistics of a
+// binary stat reply (one packet each, with a key) are read without a
+// message; the packet with an empty key that ends them is the reply. SASL
+// authentication data is never read.
 //
 // # Replies
 //
@@ -57,8 +60,9 @@
 // # Gaps
 //
 // A gap inside a data block or a binary body is skipped exactly; the
-// message is still emitted, Partial. A gap elsewhere marks the message in
-// progress Partial and resynchronises on the next line that starts with a
+// message is still emitted, Partial. A gap elsewhere emits the message in
+// progress, or a placeholder for the one whose start it swallowed, Partial
+// (so that in-order pairing goes on), and resynchronises on the next line that starts with a
 // known command or reply word (text) or on a plausible binary header.
 //
 // # Sniffing

@@ -83,6 +83,7 @@ type half struct {
 	isErr   bool
 	opaque  uint32
 	quiet   bool
+	stat    bool // a binary stat reply's statistic: no message
 }
 
 // pendingReq is a binary request awaiting its reply.
@@ -156,6 +157,10 @@ func (p *Parser) stream(dir protocols.Direction, data []byte, m *protocols.Messa
 			return n, false, nil
 		}
 		h.st = stStart
+		if h.stat {
+			h.reset()
+			return n, false, nil
+		}
 		if h.binary || dir == protocols.ToServer || h.final {
 			p.finish(dir, h, m)
 			return n, true, nil
@@ -204,7 +209,7 @@ func (p *Parser) stream(dir protocols.Direction, data []byte, m *protocols.Messa
 }
 
 func (h *half) reset() {
-	h.binary, h.inReply, h.final, h.partial, h.noreply, h.isErr, h.quiet = false, false, false, false, false, false, false
+	h.binary, h.inReply, h.final, h.partial, h.noreply, h.isErr, h.quiet, h.stat = false, false, false, false, false, false, false, false
 	h.name, h.status = "", ""
 	h.query = h.query[:0]
 	h.batch, h.rows, h.size, h.dataLeft = 0, 0, 0, 0
@@ -548,7 +553,7 @@ func (p *Parser) Gap(dir protocols.Direction, size int) {
 		exact := size == h.dataLeft
 		h.size += h.dataLeft
 		h.dataLeft = 0
-		if h.binary || dir == protocols.ToServer || h.final {
+		if (h.binary || dir == protocols.ToServer || h.final) && !h.stat {
 			h.emit = true
 		}
 		h.st, h.atStart = stResync, false

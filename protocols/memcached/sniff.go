@@ -47,12 +47,13 @@ func Sniff(data []byte) protocols.Direction {
 	return protocols.ToServer
 }
 
-// SniffDatagram is Sniff for a UDP datagram: a frame header (reserved
-// field zero, sequence number below the datagram count) then a message.
+// SniffDatagram is Sniff for a UDP datagram: a frame header (sequence
+// number 0 of a non-zero datagram count; the reserved field is not checked,
+// some clients fill it) then a message.
 // A text reply's first datagram is recognised by its first line (VALUE,
 // END, STORED, ...).
 func SniffDatagram(data []byte) protocols.Direction {
-	if len(data) < frameLen+2 || data[6] != 0 || data[7] != 0 {
+	if len(data) < frameLen+2 {
 		return protocols.DirUnknown
 	}
 	seq, total := int(data[2])<<8|int(data[3]), int(data[4])<<8|int(data[5])
