@@ -107,3 +107,56 @@ func isDelivery(s span) bool {
 	r := s.Links["handoff_recv"]
 	return r != "" && !strings.Contains(r, "-inbox:") && !strings.Contains(r, "-reply:")
 }
+
+// TestNATSScenario replays testdata/nats_scenario.pcap, a short run of the
+// NATS accuracy scenario (testdata/gen/accuracy_nats.sh -n 12 -c 1): each
+// HTTP request to the publisher is published (or sent as a request) with a
+// traceparent; the consumer calls the downstream service for each message.
+// Each downstream call must hang under the delivery of its message, and
+// the delivery under its publish: producer → consumer through the broker.
+func TestNATSScenario(t *testing.T) {
+	out, stderr, err := run(t, "replay", "--format", "jsonl", testdata("nats_scenario.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"parse_errors=0 ", "unmatched_responses=0 "} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stats line lacks %q: %s", s, stderr)
+		}
+	}
+	spans := parseJSONL(t, out)
+	byID := map[string]span{}
+	for _, s := range spans {
+		byID[s.SpanID] = s
+	}
+	calls, replies := 0, 0
+	for _, s := range spans {
+		switch {
+		case s.Name == "GET /stock":
+			calls++
+			msg := byID[s.ParentSpanID]
+			pub := byID[msg.ParentSpanID]
+			if !strings.HasPrefix(msg.Name, "MSG ") || s.LinkReason != "trace_header" ||
+				!strings.HasPrefix(pub.Name, "PUB ") || msg.LinkReason != "queue_handoff" ||
+				pub.Client.IP == msg.Client.IP || msg.Client.IP != s.Client.IP {
+				t.Errorf("downstream call %s: parent %q (%s), grandparent %q (%s)", s.SpanID, msg.Name, s.LinkReason, pub.Name, msg.LinkReason)
+			}
+			if pub.TraceID != s.TraceID || s.Links["traceparent_trace_id"] != s.TraceID {
+				t.Errorf("downstream call %s: trace %s, publish's %s, traceparent %s", s.SpanID, s.TraceID, pub.TraceID, s.Links["traceparent_trace_id"])
+			}
+		case s.Name == "MSG _INBOX.*":
+			// The requester receives the reply: child of the
+			// responder's PUB, itself the child of the request's
+			// delivery.
+			replies++
+			rp := byID[s.ParentSpanID]
+			del := byID[rp.ParentSpanID]
+			if rp.Name != "PUB _INBOX.*" || del.Name != "MSG stock.check" {
+				t.Errorf("reply %s: parent %q, grandparent %q", s.SpanID, rp.Name, del.Name)
+			}
+		}
+	}
+	if calls != 12 || replies == 0 {
+		t.Errorf("%d downstream calls (want 12), %d replies (want some)", calls, replies)
+	}
+}
