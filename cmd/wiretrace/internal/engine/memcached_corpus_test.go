@@ -67,7 +67,7 @@ func TestMemcachedDeepflow(t *testing.T) {
 				if m[1] == "Request" {
 					reqs = append(reqs, memcachedWords(m[2]))
 				} else {
-					resps = append(resps, strings.Fields(m[3]+" ")[0])
+					resps = append(resps, strings.Fields(m[3] + " ")[0])
 				}
 			}
 			spans, _, _ := replay(t, f, memcachedConfig())
