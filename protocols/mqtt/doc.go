@@ -12,8 +12,11 @@
 //
 // # Packets and spans
 //
-// Every message has an ID (HasID), so that answers pair with the packets
-// they answer whatever their order:
+// Every packet that is answered, and every answer, has an ID (HasID), so
+// that answers pair with the packets they answer whatever their order:
+// the packet id for PUBLISH, SUBSCRIBE and UNSUBSCRIBE (in separate id
+// spaces), a fixed id for CONNECT and a count for PINGREQ. Span names show
+// the topic (the first topic filter for SUBSCRIBE and UNSUBSCRIBE).
 //
 //   - CONNECT and its CONNACK: "CONNECT", with messaging.client.id (the
 //     client identifier), user.name (the user name, when its flag is set)

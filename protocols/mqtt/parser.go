@@ -131,6 +131,7 @@ type Parser struct {
 	pings     [2]uint64 // PINGREQs sent, PINGRESPs received
 	topics    [topicCacheLen]string
 	topicNext int
+	pubNames  [topicCacheLen]string // "PUBLISH <topic>", beside topics
 }
 
 // New returns a parser for one connection. cfg may be nil.
@@ -393,8 +394,13 @@ func (p *Parser) linkKey(k []byte) string {
 // finishPublish fills m with the PUBLISH in progress.
 func (p *Parser) finishPublish(dir protocols.Direction, h *half, m *protocols.Message) {
 	pub := &h.pub
-	topic := p.intern(pub.topic)
-	m.Name = "PUBLISH " + topic
+	topic, i := p.internAt(pub.topic)
+	if n := p.pubNames[i]; len(n) == len("PUBLISH ")+len(topic) && n[len("PUBLISH "):] == topic {
+		m.Name = n
+	} else {
+		m.Name = "PUBLISH " + topic
+		p.pubNames[i] = m.Name
+	}
 	m.Attrs = append(m.Attrs, protocols.String(attrSystem, Name),
 		protocols.String(attrOpName, "PUBLISH"))
 	if dir == protocols.ToServer {
@@ -475,15 +481,22 @@ func showBinary(b []byte) string {
 
 // intern returns s as a string, from a small cache when it was seen lately.
 func (p *Parser) intern(s []byte) string {
-	for _, c := range p.topics {
+	str, _ := p.internAt(s)
+	return str
+}
+
+// internAt is intern that also returns the cache slot.
+func (p *Parser) internAt(s []byte) (string, int) {
+	for i, c := range p.topics {
 		if c == string(s) {
-			return c
+			return c, i
 		}
 	}
 	str := string(s)
-	p.topics[p.topicNext] = str
+	i := p.topicNext
+	p.topics[i] = str
 	p.topicNext = (p.topicNext + 1) % topicCacheLen
-	return str
+	return str, i
 }
 
 // control handles a complete packet other than PUBLISH; body is its

@@ -143,6 +143,13 @@ type Parser struct {
 	dirs     [2]half
 	subjects [subjectCacheLen]string
 	subjNext int
+	names    [subjectCacheLen]spanName
+	nameNext int
+}
+
+// spanName is a cached span name: an operation prefix and subject.
+type spanName struct {
+	prefix, subj, name string
 }
 
 // New returns a parser for one connection. cfg may be nil.
@@ -321,7 +328,7 @@ func (p *Parser) line(dir protocols.Direction, h *half, line []byte, m *protocol
 			return false, parseErr(0, ErrOperation)
 		}
 		p.simple(m, opSub)
-		m.Name = "SUB " + p.spanSubject(args[0])
+		m.Name = p.spanName("SUB ", args[0])
 		m.Attrs = append(m.Attrs, protocols.String(attrOpType, "receive"),
 			protocols.String(attrDest, p.intern(args[0])),
 			protocols.String(attrSID, string(args[len(args)-1])))
@@ -592,14 +599,14 @@ func (p *Parser) finish(dir protocols.Direction, h *half, m *protocols.Message) 
 	o := h.op
 	if dir == protocols.ToServer {
 		m.Kind = protocols.Request
-		m.Name = "PUB " + p.spanSubject(h.subj)
+		m.Name = p.spanName("PUB ", h.subj)
 		m.Attrs = append(m.Attrs, protocols.String(attrSystem, Name),
 			protocols.String(attrOpName, opNames[o]),
 			protocols.String(attrOpType, "send"))
 	} else {
 		m.Kind = protocols.Response
 		m.Unsolicited = true
-		m.Name = "MSG " + p.spanSubject(h.subj)
+		m.Name = p.spanName("MSG ", h.subj)
 		m.Status = protocols.StatusOK
 		m.Attrs = append(m.Attrs, protocols.String(attrSystem, Name),
 			protocols.String(attrOpName, opNames[o]),
@@ -628,7 +635,7 @@ func (p *Parser) finish(dir protocols.Direction, h *half, m *protocols.Message) 
 		if dir == protocols.ToClient && len(h.reply) > 0 {
 			m.Links = append(m.Links, link(protocols.LinkHandoffSend, kindInbox, h.reply, "reply", 0))
 		} else if dir == protocols.ToServer {
-			m.Links = append(m.Links, link(protocols.LinkHandoffRecv, kindInbox, h.subj, "reply", 0))
+			m.Links = append(m.Links, protocols.String(protocols.LinkHandoffRecv, p.inboxLink(h.subj)))
 		}
 	}
 	if dir == protocols.ToServer {
@@ -648,6 +655,35 @@ func (p *Parser) spanSubject(s []byte) string {
 		return "_INBOX.*"
 	}
 	return p.intern(s)
+}
+
+// spanName returns prefix followed by the subject as span names show it,
+// from a small cache when it was made lately.
+func (p *Parser) spanName(prefix string, subj []byte) string {
+	for _, n := range p.names {
+		if n.prefix == prefix && n.subj == string(subj) {
+			return n.name
+		}
+	}
+	name := prefix + p.spanSubject(subj)
+	p.names[p.nameNext] = spanName{prefix, p.intern(subj), name}
+	p.nameNext = (p.nameNext + 1) % subjectCacheLen
+	return name
+}
+
+// inboxLink returns the request/reply link value of a PUB to subj, from
+// the span name cache when it was made lately.
+func (p *Parser) inboxLink(subj []byte) string {
+	const prefix = "\x00inbox"
+	for _, n := range p.names {
+		if n.prefix == prefix && n.subj == string(subj) {
+			return n.name
+		}
+	}
+	v := link(protocols.LinkHandoffRecv, kindInbox, subj, "reply", 0).Str
+	p.names[p.nameNext] = spanName{prefix, p.intern(subj), v}
+	p.nameNext = (p.nameNext + 1) % subjectCacheLen
+	return v
 }
 
 // intern returns s as a string, from a small cache when it was seen lately.
