@@ -37,16 +37,17 @@
 // # Replies
 //
 // Text replies are framed by their own first line: VALUE (and CONFIG)
-// lines are followed by a data block and more lines up to END; STAT lines
-// up to END; a meta VA line by one data block; any other line is the whole
-// reply. They pair with commands in order. ERROR, CLIENT_ERROR and
-// SERVER_ERROR are StatusError; every reply sets db.response.status_code
-// to its first word (a get's to "END", an incr's to the number's absence:
-// the word only when it is not a number) and a retrieval's
-// db.response.returned_rows to the number of values. Binary replies are
-// StatusError for a status other than 0 (no error), 1 (key not found), 2
-// (key exists) and 5 (item not stored); db.response.status_code is the
-// status in hex ("0x0001").
+// lines are followed by a data block and more lines up to END; STAT (and
+// ITEM, PREFIX) lines by more lines up to END; a meta VA line by one data
+// block; any other line is the whole reply. They pair with commands in
+// order. ERROR, CLIENT_ERROR and SERVER_ERROR are StatusError. A one-line
+// reply sets db.response.status_code to its word (STORED, NOT_STORED,
+// EXISTS, NOT_FOUND, DELETED, TOUCHED, VERSION, HD, EN, ERROR, ...; not an
+// incr's new value); a retrieval sets db.response.returned_rows to the
+// number of values, and db.response.status_code "END" when there were
+// none (a miss). Binary replies are StatusError for a status other than 0
+// (no error), 1 (key not found), 2 (key exists) and 5 (item not stored);
+// db.response.status_code is a status other than 0 in hex ("0x0001").
 //
 // # UDP
 //

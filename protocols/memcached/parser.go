@@ -445,7 +445,7 @@ func (p *Parser) replyLine(h *half, line []byte) (bool, error) {
 		h.final = true
 		h.st, h.dataLeft = stData, size+2
 		return false, nil
-	case "STAT", "ITEM":
+	case "STAT", "ITEM", "PREFIX":
 		h.inReply = true
 		return false, nil
 	case "END":

@@ -79,11 +79,12 @@ func TestParse(t *testing.T) {
 	}, {
 		name: "stats and version",
 		steps: []step{
-			feed(up, "stats\r\nversion\r\nstats slabs\r\n"),
-			feed(down, "STAT pid 1\r\nSTAT uptime 2\r\nEND\r\nVERSION 1.6.18\r\nSTAT active_slabs 0\r\nEND\r\n"),
+			feed(up, "stats\r\nversion\r\nstats slabs\r\nstats detail dump\r\n"),
+			feed(down, "STAT pid 1\r\nSTAT uptime 2\r\nEND\r\nVERSION 1.6.18\r\nSTAT active_slabs 0\r\nEND\r\n"+
+				"PREFIX a get 1 hit 0 set 0 del 0\r\nPREFIX b get 2 hit 1 set 0 del 0\r\nEND\r\n"),
 		},
-		want: []view{cmd("stats", "stats"), cmd("version", "version"), cmd("stats", "stats slabs"),
-			rep(""), rep("VERSION"), rep("")},
+		want: []view{cmd("stats", "stats"), cmd("version", "version"), cmd("stats", "stats slabs"), cmd("stats", "stats detail"),
+			rep(""), rep("VERSION"), rep(""), rep("")},
 	}, {
 		name: "meta commands",
 		steps: []step{
