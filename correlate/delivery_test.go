@@ -65,3 +65,27 @@ func TestDeliveryParent(t *testing.T) {
 		})
 	}
 }
+
+// TestDatagramNoSeqKey checks that two exchanges on one UDP flow, whose
+// messages carry no TCP sequence number, are not taken for two views of
+// one exchange and joined into one trace.
+func TestDatagramNoSeqKey(t *testing.T) {
+	f := protocols.Flow{ID: 1<<63 | 1, Client: ap("10.0.0.1:5000"), Server: ap("10.0.0.2:11211"), Capture: "u", Protocol: "memcached", Datagram: true}
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	for i := int64(0); i < 2; i++ {
+		b.Message(&f, &protocols.Message{Kind: protocols.Request, Name: "get", Start: (1 + 10*i) * ms, End: (1 + 10*i) * ms, ID: uint64(i), HasID: true})
+		b.Message(&f, &protocols.Message{Kind: protocols.Response, Status: protocols.StatusOK, Start: (2 + 10*i) * ms, End: (2 + 10*i) * ms, ID: uint64(i), HasID: true})
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.traces) != 2 {
+		t.Fatalf("got %d traces, want 2", len(s.traces))
+	}
+	for _, tr := range s.traces {
+		if _, ok := tr.Spans[0].Links["req_tcp_seq"]; ok {
+			t.Errorf("a UDP span has req_tcp_seq: %v", tr.Spans[0].Links)
+		}
+	}
+}
