@@ -18,10 +18,12 @@ demo: build
 # Parent-edge accuracy against the services' own logs (root; not part of
 # "make test"): nginx, two Go backends, MariaDB and Redis in network
 # namespaces, 1, 8 and 32 clients (testdata/gen/accuracy.sh;
-# ACCURACY_REQUESTS per run).
+# ACCURACY_REQUESTS per run); then one hop through a NATS broker
+# (testdata/gen/accuracy_nats.sh).
 ACCURACY_REQUESTS ?= 300
 accuracy: build
 	testdata/gen/accuracy.sh -n $(ACCURACY_REQUESTS) -c "1 8 32"
+	testdata/gen/accuracy_nats.sh -n $(ACCURACY_REQUESTS) -c "1 8 32"
 
 # All tests with the race detector; fuzz targets run their seed corpora.
 test:

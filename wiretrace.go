@@ -17,7 +17,10 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/http"
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
+	"github.com/wiretrace/wiretrace/protocols/memcached"
+	"github.com/wiretrace/wiretrace/protocols/mqtt"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
+	"github.com/wiretrace/wiretrace/protocols/nats"
 	"github.com/wiretrace/wiretrace/protocols/openwire"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
@@ -67,10 +70,14 @@ type Config struct {
 
 // DefaultProtocols returns the built-in protocols in sniffing priority: text
 // protocols first, since Redis's inline commands look like HTTP/1 request
-// lines and HTTP must have the first look. The slice is new on each call.
+// lines and HTTP must have the first look; NATS before Redis, whose inline
+// INFO and PING it also sends; memcached after Redis, whose inline "GET
+// key" it shares (its port hint puts it first on 11211). The slice is new
+// on each call.
 func DefaultProtocols() []*protocols.Protocol {
-	return []*protocols.Protocol{http.Protocol, http2.Protocol, redis.Protocol,
-		mysql.Protocol, postgresql.Protocol, kafka.Protocol, amqp.Protocol, stomp.Protocol, openwire.Protocol, dns.Protocol}
+	return []*protocols.Protocol{http.Protocol, http2.Protocol, nats.Protocol, redis.Protocol,
+		memcached.Protocol, mysql.Protocol, postgresql.Protocol, kafka.Protocol, mqtt.Protocol,
+		amqp.Protocol, stomp.Protocol, openwire.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when

@@ -212,7 +212,9 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 			s.EndNS = s.StartNS
 		}
 		s.HasResponse = true
-		s.Links["resp_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
+		if !f.Datagram {
+			s.Links["resp_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
+		}
 		for _, a := range m.Attrs {
 			s.Attributes[a.Key] = attrValue(a)
 		}
@@ -287,7 +289,9 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		s.Attributes[a.Key] = attrValue(a)
 	}
 	addTunnelAttrs(s.Attributes, f)
-	if m.Kind == protocols.Request {
+	if m.Kind == protocols.Request && !f.Datagram {
+		// UDP has no sequence numbers: every datagram would share one
+		// key and join unrelated exchanges into one trace.
 		s.Links["req_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
 	}
 	if m.HasID && f.IDLink != "" {

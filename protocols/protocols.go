@@ -47,6 +47,29 @@ const (
 	StatusError
 )
 
+// String returns "request", "response" or "unknown".
+func (k Kind) String() string {
+	switch k {
+	case Request:
+		return "request"
+	case Response:
+		return "response"
+	}
+	return "unknown"
+}
+
+// String returns "ok", "error" or "unknown", the span format's status
+// words.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusError:
+		return "error"
+	}
+	return "unknown"
+}
+
 // Attr is one attribute: an OpenTelemetry semantic-convention key with a
 // string or integer value, or a correlation key (see Message.Links).
 type Attr struct {
@@ -216,7 +239,14 @@ type Config struct {
 	XRequestIDHeaders []string
 	// MaxHeaderBytes bounds a message's header block; 0 means 64 KiB.
 	MaxHeaderBytes int
+	// RedactSQL replaces the string and number literals of SQL text
+	// (db.query.text) with "?" (see package protocols/sqlredact); trace
+	// context in SQL comments is read before and kept.
+	RedactSQL bool
 }
+
+// RedactsSQL reports whether SQL literals are to be redacted.
+func (c *Config) RedactsSQL() bool { return c != nil && c.RedactSQL }
 
 // RequestIDHeaders returns the configured request-id header names in
 // canonical lower case.

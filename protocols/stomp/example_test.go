@@ -32,9 +32,9 @@ func ExampleParser() {
 	feed(protocols.ToServer, "ACK\nid:1\n\n\x00")
 	feed(protocols.ToClient, "RECEIPT\nreceipt-id:77\n\n\x00")
 	// Output:
-	// 1 CONNECT 1 false
-	// 2  1 false
-	// 1 SEND /queue/orders 2 false
-	// 1 ACK 0 true
-	// 2  2 false
+	// request CONNECT 1 false
+	// response  1 false
+	// request SEND /queue/orders 2 false
+	// request ACK 0 true
+	// response  2 false
 }
