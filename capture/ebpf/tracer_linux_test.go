@@ -1,0 +1,152 @@
+//go:build linux && !noebpf
+
+package ebpf_test
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/wiretrace/wiretrace/capture/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// openTracer opens a Tracer or skips the test naming what is missing.
+func openTracer(t *testing.T) *ebpf.Tracer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
+	}
+	tr, err := ebpf.Open(nil)
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		t.Skipf("eBPF extension not supported here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// TCP_REPAIR_QUEUE values (linux/tcp.h).
+const (
+	tcpRecvQueue = 1
+	tcpSendQueue = 2
+)
+
+// queueSeq returns the sequence number of the next byte written to c
+// (queue tcpSendQueue) or of the next byte to arrive
+// (tcpRecvQueue), through TCP_REPAIR (CAP_NET_ADMIN).
+func queueSeq(t *testing.T, c *net.TCPConn, queue int) uint32 {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq int
+	var serr error
+	rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_REPAIR, 1); serr != nil {
+			return
+		}
+		defer unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_REPAIR, 0)
+		if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_REPAIR_QUEUE, queue); serr != nil {
+			return
+		}
+		seq, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUEUE_SEQ)
+	})
+	if serr != nil {
+		t.Fatalf("TCP_REPAIR: %v", serr)
+	}
+	return uint32(seq)
+}
+
+// TestTracerLoopback writes and reads on a loopback connection from locked
+// OS threads and checks that Lookup names those threads for the bytes'
+// sequence numbers.
+func TestTracerLoopback(t *testing.T) {
+	tr := openTracer(t)
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		tid  int
+		seq  uint32 // of the first byte read
+		err  error
+		conn *net.TCPConn
+	}
+	srv := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			srv <- result{err: err}
+			return
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 5)
+		_, err = c.Read(buf)
+		rcv := queueSeq(t, c, tcpRecvQueue) // the next byte to arrive
+		srv <- result{tid: unix.Gettid(), seq: rcv - 5, err: err, conn: c}
+	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seq := queueSeq(t, c, tcpSendQueue)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	r := <-srv
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.conn.Close()
+	if r.seq != seq {
+		t.Fatalf("server read seq %d, client wrote seq %d", r.seq, seq)
+	}
+	from := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	to := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	pid := uint32(os.Getpid())
+	for _, tc := range []struct {
+		name string
+		seq  uint32
+		sent bool
+		tid  int
+	}{
+		{"sent, first byte", seq, true, unix.Gettid()},
+		{"sent, last byte", seq + 4, true, unix.Gettid()},
+		{"received, first byte", seq, false, r.tid},
+		{"received, last byte", seq + 4, false, r.tid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task, ok := tr.Lookup(from, to, tc.seq, tc.sent)
+			if !ok {
+				st := tr.Stats()
+				t.Fatalf("Lookup(%v, %v, %d, %v): not found; stats %+v", from, to, tc.seq, tc.sent, st)
+			}
+			if task.PID != pid || task.TID != uint32(tc.tid) {
+				t.Errorf("task %+v, want pid %d tid %d", task, pid, tc.tid)
+			}
+			if task.Comm == "" {
+				t.Errorf("task %+v has no comm", task)
+			}
+		})
+	}
+	if _, ok := tr.Lookup(from, to, seq+5, true); ok {
+		t.Errorf("Lookup of a byte never written found a task")
+	}
+	if _, ok := tr.Lookup(netip.MustParseAddrPort("192.0.2.1:1"), to, seq, true); ok {
+		t.Errorf("Lookup on an unknown connection found a task")
+	}
+}
