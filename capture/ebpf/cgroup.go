@@ -1,6 +1,11 @@
 package ebpf
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // ContainerID returns the container id named by a /proc/PID/cgroup file,
 // or "": the 64-hex id of the last path element that has one, as Docker
@@ -62,4 +67,18 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// capEff returns the effective capability set of a /proc/PID/status file.
+func capEff(status string) (uint64, error) {
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return 0, fmt.Errorf("ebpf: CapEff %q: %w", strings.TrimSpace(v), err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("ebpf: no CapEff in /proc/self/status")
 }

@@ -10,8 +10,13 @@ const (
 	// DefaultMaxConns is the connections an Index keeps by default.
 	DefaultMaxConns = 8192
 	// DefaultMaxRanges is the byte ranges an Index keeps per connection
-	// and direction by default.
-	DefaultMaxRanges = 32
+	// and direction by default: about a second of a busy connection's
+	// calls, since a capture may read packets that long after the calls.
+	DefaultMaxRanges = 4096
+	// DefaultMaxTotal is the byte ranges an Index keeps in all by default
+	// (32 bytes each): beyond it the least recently used connections are
+	// forgotten.
+	DefaultMaxTotal = 1 << 19
 	// maxClosed is how many closed connections are kept (their spans may
 	// complete after the close is seen) before the oldest is forgotten.
 	maxClosed = 1024
@@ -58,23 +63,25 @@ type ring struct {
 	next int
 }
 
-func (g *ring) add(s span, max int) {
+// add records s and returns 1 when the ring grew.
+func (g *ring) add(s span, max int) int {
 	if n := len(g.r); n > 0 {
 		// Contiguous bytes of the same thread extend its last range
 		// (a response written in pieces).
 		last := &g.r[(g.next-1+n)%n]
 		if last.TID == s.TID && last.PID == s.PID && last.seq+last.len == s.seq && last.len+s.len >= last.len {
 			last.len += s.len
-			return
+			return 0
 		}
 	}
 	if len(g.r) < max {
 		g.r = append(g.r, s)
 		g.next = len(g.r) % max
-		return
+		return 1
 	}
 	g.r[g.next] = s
 	g.next = (g.next + 1) % max
+	return 0
 }
 
 // find returns the newest range that holds seq.
@@ -98,20 +105,22 @@ type conn struct {
 
 // Index keeps, per TCP connection, the latest byte ranges each direction
 // was written or read in and by which task. It is bounded: at most
-// MaxConns connections (the least recently used is forgotten, counted) and
-// MaxRanges ranges per direction (the oldest is overwritten). It is not
-// safe for concurrent use.
+// maxConns connections and maxTotal ranges in all (beyond either the least
+// recently used connection is forgotten, counted), and maxRanges ranges
+// per direction (the oldest is overwritten). It is not safe for concurrent
+// use.
 type Index struct {
-	maxConns, maxRanges int
-	conns               map[connKey]*conn
-	lru                 *list.List // front: most recently used
-	closed              []connKey  // FIFO of closed connections
-	stats               IndexStats
+	maxConns, maxRanges, maxTotal int
+	total                         int // ranges held
+	conns                         map[connKey]*conn
+	lru                           *list.List // front: most recently used
+	closed                        []connKey  // FIFO of closed connections
+	stats                         IndexStats
 }
 
 // NewIndex returns an empty Index keeping at most maxConns connections and
-// maxRanges ranges per direction; 0 means DefaultMaxConns and
-// DefaultMaxRanges.
+// maxRanges ranges per direction, DefaultMaxTotal ranges in all; 0 means
+// DefaultMaxConns and DefaultMaxRanges.
 func NewIndex(maxConns, maxRanges int) *Index {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
@@ -119,7 +128,8 @@ func NewIndex(maxConns, maxRanges int) *Index {
 	if maxRanges <= 0 {
 		maxRanges = DefaultMaxRanges
 	}
-	return &Index{maxConns: maxConns, maxRanges: maxRanges, conns: make(map[connKey]*conn), lru: list.New()}
+	return &Index{maxConns: maxConns, maxRanges: maxRanges, maxTotal: DefaultMaxTotal,
+		conns: make(map[connKey]*conn), lru: list.New()}
 }
 
 // Stats returns the counters so far.
@@ -174,15 +184,20 @@ func (x *Index) Add(e *Event) {
 	}
 	s := span{seq: e.Seq, len: e.Len, Hit: Hit{PID: e.PID, TID: e.TID, Comm: e.Comm}}
 	if e.Kind == KindSend {
-		c.sent.add(s, x.maxRanges)
+		x.total += c.sent.add(s, x.maxRanges)
 	} else {
-		c.recv.add(s, x.maxRanges)
+		x.total += c.recv.add(s, x.maxRanges)
+	}
+	for x.total > x.maxTotal && x.lru.Len() > 1 {
+		x.remove(x.lru.Back().Value.(*conn))
+		x.stats.Evicted++
 	}
 }
 
 func (x *Index) remove(c *conn) {
 	x.lru.Remove(c.elem)
 	delete(x.conns, c.key)
+	x.total -= len(c.sent.r) + len(c.recv.r)
 }
 
 // Lookup returns the task that wrote (sent) or read (!sent) the byte at

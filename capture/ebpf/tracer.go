@@ -49,8 +49,8 @@ type Stats struct {
 	// decode.
 	Events, Lost, Malformed uint64
 	// Syncs counts waits for the perf buffers to be read after a lookup
-	// missed.
-	Syncs uint64
+	// missed; SyncTimeouts those that gave up after 100ms.
+	Syncs, SyncTimeouts uint64
 	IndexStats
 }
 
@@ -60,6 +60,7 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("ebpf_lost", s.Lost)
 	f("ebpf_malformed", s.Malformed)
 	f("ebpf_syncs", s.Syncs)
+	f("ebpf_sync_timeouts", s.SyncTimeouts)
 	s.IndexStats.Each(f)
 }
 
@@ -135,15 +136,22 @@ func (t *Tracer) Lookup(from, to netip.AddrPort, seq uint32, sent bool) (Task, b
 		return Task{}, false
 	}
 	t.mu.Lock()
-	h, _, ok := t.idx.Lookup(from, to, seq, sent)
-	retry := !ok && time.Since(t.lastSync) >= syncEvery
+	h, known, ok := t.idx.Lookup(from, to, seq, sent)
+	// Bytes missing on a connection the index knows are most likely in a
+	// record not read yet; on an unknown one (not a local socket, or its
+	// first records not read yet) wait at most every syncEvery.
+	retry := !ok && (known || time.Since(t.lastSync) >= syncEvery)
 	if retry {
 		t.lastSync = time.Now()
 		t.stats.Syncs++
 	}
 	t.mu.Unlock()
 	if retry {
-		t.sys.sync(syncTimeout)
+		if !t.sys.sync(syncTimeout) {
+			t.mu.Lock()
+			t.stats.SyncTimeouts++
+			t.mu.Unlock()
+		}
 		t.mu.Lock()
 		h, _, ok = t.idx.Lookup(from, to, seq, sent)
 		t.mu.Unlock()

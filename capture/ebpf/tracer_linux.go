@@ -47,6 +47,11 @@ func probe(cfg *Config) (*btf.Spec, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
+	// Check the capabilities first: a capture with CAP_NET_RAW alone
+	// must not call bpf(2) at all.
+	if err := haveCaps(); err != nil {
+		return nil, err
+	}
 	if err := features.HaveProgramType(ebpf.TracePoint); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("%w: the kernel cannot load tracepoint programs: %v", ErrNotSupported, err)
@@ -76,6 +81,30 @@ func probe(cfg *Config) (*btf.Spec, error) {
 		}
 	}
 	return spec, nil
+}
+
+// Capabilities (linux/capability.h).
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// haveCaps checks that the effective capabilities allow loading tracing
+// programs: CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON (5.8+).
+func haveCaps() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("%w: reading capabilities: %v", ErrNotSupported, err)
+	}
+	eff, err := capEff(string(b))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotSupported, err)
+	}
+	if eff&(1<<capSysAdmin) != 0 || eff&(1<<capBPF) != 0 && eff&(1<<capPerfmon) != 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: needs root, or CAP_BPF and CAP_PERFMON (effective capabilities %#x)", ErrNotSupported, eff)
 }
 
 // tracingDir returns the tracefs directory, mounting tracefs on
@@ -215,23 +244,25 @@ func (t *Tracer) read() {
 }
 
 // sync waits, at most timeout, until the records in the perf buffers now
-// have been read.
-func (s *sys) sync(timeout time.Duration) {
+// have been read; false when it timed out.
+func (s *sys) sync(timeout time.Duration) bool {
 	if s.rd == nil {
-		return
+		return true
 	}
 	select {
 	case <-s.flushed:
 	default:
 	}
 	if err := s.rd.Flush(); err != nil {
-		return
+		return false
 	}
 	tm := time.NewTimer(timeout)
 	defer tm.Stop()
 	select {
 	case <-s.flushed:
+		return true
 	case <-tm.C:
+		return false
 	}
 }
 

@@ -18,8 +18,8 @@ func reason() string {
 
 type sys struct{}
 
-func (sys) sync(time.Duration) {}
-func (sys) close() error       { return nil }
+func (sys) sync(time.Duration) bool { return true }
+func (sys) close() error            { return nil }
 
 // Probe reports whether Open can work here: nil when it can, else an error
 // that wraps ErrNotSupported and says why.
