@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/perf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,8 +129,12 @@ func Open(cfg *Config) (*Tracer, error) {
 		return nil, err
 	}
 	t := newTracer(cfg)
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("ebpf: raising RLIMIT_MEMLOCK: %w", err)
+	// Before 5.11 BPF memory counts against RLIMIT_MEMLOCK. Not
+	// cilium/ebpf's rlimit package: its init calls bpf(2), and a capture
+	// that does not use eBPF must not.
+	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		t.log.Info("ebpf: RLIMIT_MEMLOCK not raised", "err", err)
 	}
 	spec, err := loadWtbpf()
 	if err != nil {
