@@ -167,11 +167,15 @@ func (x *Index) Add(e *Event) {
 		return
 	}
 	c := x.conns[k]
-	if c == nil || c.closed {
-		if c != nil {
-			// The 4-tuple was reused after a close: a new connection.
-			x.remove(c)
-		}
+	if c != nil && c.closed {
+		// Records of different CPUs are read in no particular order, so
+		// the close may come before the last bytes; or the 4-tuple was
+		// reused by a new connection, whose random initial sequence number
+		// keeps its ranges apart from the old ones. Either way the ranges
+		// stay.
+		c.closed = false
+	}
+	if c == nil {
 		for len(x.conns) >= x.maxConns {
 			x.remove(x.lru.Back().Value.(*conn))
 			x.stats.Evicted++
