@@ -4,6 +4,7 @@ package ebpf_test
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -149,4 +150,67 @@ func TestTracerLoopback(t *testing.T) {
 	if _, ok := tr.Lookup(netip.MustParseAddrPort("192.0.2.1:1"), to, seq, true); ok {
 		t.Errorf("Lookup on an unknown connection found a task")
 	}
+}
+
+// BenchmarkSyscallOverhead measures a 64-byte write and read on a
+// loopback TCP connection (one request and its echo) with no tracer and
+// with a Tracer attached: the cost the tracepoint programs add to the
+// traced syscalls.
+func BenchmarkSyscallOverhead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to load BPF programs")
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.SetNoDelay(true)
+	buf := make([]byte, 64)
+	roundTrip := func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("no-tracer", roundTrip)
+	b.Run("tracer", func(b *testing.B) {
+		tr, err := ebpf.Open(nil)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			b.Skipf("eBPF extension not supported here: %v", err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tr.Close()
+		roundTrip(b)
+		st := tr.Stats()
+		b.ReportMetric(float64(st.Events)/float64(b.N), "events/op")
+	})
 }
