@@ -18,6 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Built reports whether this build has the eBPF programs (Linux, without
+// the noebpf tag); without them Probe and Open always fail.
+const Built = true
+
 // syscalls are the syscalls whose enter and exit tracepoints are used.
 var syscalls = [...]string{"write", "writev", "sendto", "sendmsg", "read", "readv", "recvfrom", "recvmsg"}
 

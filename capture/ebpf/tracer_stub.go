@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// Built reports whether this build has the eBPF programs (Linux, without
+// the noebpf tag); without them Probe and Open always fail.
+const Built = false
+
 // reason says why this build has no eBPF.
 func reason() string {
 	if runtime.GOOS != "linux" {
