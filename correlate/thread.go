@@ -15,9 +15,10 @@ package correlate
 // the response on one thread. So:
 //   - a candidate read by another process is ruled out;
 //   - a candidate read by another thread of P is ruled out, unless P has
-//     been seen to answer a request on another thread than the one that
-//     read it (an event loop handing work to a pool, a Go program whose
-//     goroutines move between threads): then threads say nothing;
+//     been seen to answer a request, or read a call's reply, on another
+//     thread than the one that read the request or sent the call (an event
+//     loop handing work to a pool, a Go program whose goroutines move
+//     between threads): then threads say nothing;
 //   - when exactly one remaining candidate was read by T, it is the parent
 //     (same_thread); otherwise timing chooses among the remaining ones.
 
@@ -99,7 +100,10 @@ func (l *Linker) attribute(s *Span) {
 	if t.ContainerID != "" {
 		s.Attributes[AttrContainerID] = t.ContainerID
 	}
-	if s.Side == SideServer && rqOK && rsOK && rq.PID == rs.PID && rq.TID != rs.TID {
+	// A request answered, or a call's reply read, on another thread than
+	// the one that read the request or sent the call: the process moves
+	// work between threads.
+	if (s.Side == SideServer || s.Side == SideClient) && rqOK && rsOK && rq.PID == rs.PID && rq.TID != rs.TID {
 		if l.migrating == nil || len(l.migrating) >= maxMigrating {
 			l.migrating = make(map[uint32]bool)
 		}

@@ -120,6 +120,29 @@ func TestSameThread(t *testing.T) {
 			wantExcluded: 1,
 		},
 		{
+			name: "a call's reply read on another thread: threads say nothing",
+			tasks: func(m tasks) {
+				read(m, in1, 1, app(11))
+				read(m, in2, 1, app(12))
+				wrote(m, out, 1, app(13))
+				m[tkey(out.Server.String(), out.Client.String(), 0, false)] = app(14)
+				wrote(m, out, 2, app(12))
+			},
+			exs: []exchange{
+				{flow: in1, name: "GET /1", start: 0, end: 10 * ms, seq: 1},
+				{flow: in2, name: "GET /2", start: 1 * ms, end: 11 * ms, seq: 1},
+				{flow: out, name: "SELECT", start: 2 * ms, end: 3 * ms, seq: 1},
+				{flow: out, name: "UPDATE", start: 4 * ms, end: 5 * ms, seq: 2},
+			},
+			want: [][]string{{
+				"GET /1 [a] ok",
+			}, {
+				"GET /2 [a] ok",
+				"SELECT [a] ok <- GET /2 [a] (timing) conf=0.57",
+				"UPDATE [a] ok <- GET /2 [a] (timing) conf=0.81",
+			}},
+		},
+		{
 			name: "two candidates read by the sending thread (an event loop): timing between them",
 			tasks: func(m tasks) {
 				read(m, in1, 1, app(11))
