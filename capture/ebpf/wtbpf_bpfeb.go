@@ -14,10 +14,12 @@ import (
 )
 
 type wtbpfCall struct {
-	_    structs.HostLayout
-	Sk   uint64
-	Kind uint32
-	Pad  uint32
+	_      structs.HostLayout
+	Sk     uint64
+	Kind   uint32
+	Netns  uint32
+	Family uint16
+	Pad    [3]uint16
 }
 
 type wtbpfEvent struct {

@@ -56,8 +56,10 @@ typedef struct {
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
+	__u64 skc_addrpair; /* skc_daddr, then skc_rcv_saddr (an anonymous union) */
 	__be16 skc_dport;
 	__u16 skc_num;
+	__u32 skc_portpair; /* skc_dport, then skc_num (an anonymous union) */
 	unsigned short skc_family;
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;

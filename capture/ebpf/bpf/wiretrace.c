@@ -53,7 +53,9 @@ struct event {
 struct call {
 	__u64 sk; /* struct sock * */
 	__u32 kind;
-	__u32 pad;
+	__u32 netns;
+	__u16 family;
+	__u16 pad[3];
 };
 
 struct {
@@ -122,8 +124,9 @@ static __always_inline int netns_ok(struct sock *sk, __u32 *inum)
 	return !want || *want == 0 || *want == *inum;
 }
 
-/* tcp_sock_of returns the TCP socket behind fd of the current task, or 0. */
-static __always_inline struct sock *tcp_sock_of(unsigned long fd)
+/* tcp_sock_of returns the TCP socket behind fd of the current task, or 0,
+ * and its address family. */
+static __always_inline struct sock *tcp_sock_of(unsigned long fd, __u16 *family)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -145,8 +148,8 @@ static __always_inline struct sock *tcp_sock_of(unsigned long fd)
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (*family != AF_INET && *family != AF_INET6)
 		return 0;
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -155,31 +158,37 @@ static __always_inline struct sock *tcp_sock_of(unsigned long fd)
 
 static __always_inline int enter(struct sys_enter_args *ctx, __u32 kind)
 {
-	struct sock *sk = tcp_sock_of(ctx->args[0]);
+	__u16 family = 0;
+	struct sock *sk = tcp_sock_of(ctx->args[0], &family);
 	if (!sk)
 		return 0;
 	__u32 inum;
 	if (!netns_ok(sk, &inum))
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call c = {.sk = (__u64)sk, .kind = kind};
+	struct call c = {.sk = (__u64)sk, .kind = kind, .netns = inum, .family = family};
 	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
 	return 0;
 }
 
-static __always_inline void fill_addrs(struct event *e, struct sock *sk)
+/* fill_addrs reads the socket's ends in two reads for IPv4: skc_portpair
+ * is skc_dport (network order) then skc_num (host order), skc_addrpair is
+ * skc_daddr then skc_rcv_saddr, in memory order on every architecture. */
+static __always_inline void fill_addrs(struct event *e, struct sock *sk, __u16 family)
 {
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__be16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	e->dport = (__u16)((dport >> 8) | (dport << 8));
-	if (e->family == AF_INET) {
+	e->family = family;
+	__u32 ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+	__u16 dport = 0, num = 0;
+	__builtin_memcpy(&dport, (__u8 *)&ports, 2);
+	__builtin_memcpy(&num, (__u8 *)&ports + 2, 2);
+	e->sport = num;
+	e->dport = (__u16)(((__u8 *)&dport)[0] << 8 | ((__u8 *)&dport)[1]);
+	if (family == AF_INET) {
 		__builtin_memset(e->saddr, 0, 16);
 		__builtin_memset(e->daddr, 0, 16);
-		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(e->saddr, &s, 4);
-		__builtin_memcpy(e->daddr, &d, 4);
+		__u64 addrs = BPF_CORE_READ(sk, __sk_common.skc_addrpair);
+		__builtin_memcpy(e->daddr, (__u8 *)&addrs, 4);
+		__builtin_memcpy(e->saddr, (__u8 *)&addrs + 4, 4);
 	} else {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr);
@@ -193,7 +202,8 @@ static __always_inline int leave(struct sys_exit_args *ctx)
 	if (!c)
 		return 0;
 	struct sock *sk = (struct sock *)c->sk;
-	__u32 kind = c->kind;
+	__u32 kind = c->kind, netns = c->netns;
+	__u16 family = c->family;
 	bpf_map_delete_elem(&calls, &id);
 	long ret = ctx->ret;
 	if (ret <= 0)
@@ -211,8 +221,8 @@ static __always_inline int leave(struct sys_exit_args *ctx)
 	e->seq = end - (__u32)ret;
 	e->kind = kind;
 	e->pad = 0;
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	fill_addrs(e, sk);
+	e->netns = netns;
+	fill_addrs(e, sk, family);
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
 	return 0;
