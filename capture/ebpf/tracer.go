@@ -3,6 +3,7 @@ package ebpf
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -74,6 +75,14 @@ const (
 // maxContainerCache bounds the container ids cached by PID.
 const maxContainerCache = 4096
 
+// maxLocals bounds the local addresses remembered; localsEvery is how
+// often the interface addresses are listed again when an address is not
+// among them.
+const (
+	maxLocals   = 1024
+	localsEvery = time.Second
+)
+
 // Tracer runs the BPF programs and answers which task moved which bytes.
 // Open starts it; Close stops it.
 type Tracer struct {
@@ -86,11 +95,13 @@ type Tracer struct {
 	containers map[uint32]string
 	stats      Stats
 	lastSync   time.Time
+	locals     map[netip.Addr]bool // addresses of the traced namespace
+	localsAt   time.Time           // when the interface addresses were listed
 	closed     atomic.Bool
 }
 
 func newTracer(cfg *Config) *Tracer {
-	t := &Tracer{containers: make(map[uint32]string)}
+	t := &Tracer{containers: make(map[uint32]string), locals: make(map[netip.Addr]bool)}
 	if cfg != nil {
 		t.cfg = *cfg
 	}
@@ -116,6 +127,9 @@ func (t *Tracer) handle(b []byte) {
 		t.stats.Malformed++
 		return
 	}
+	if e.Kind != KindClose {
+		t.addLocal(e.Local.Addr())
+	}
 	t.idx.Add(&e)
 }
 
@@ -128,19 +142,27 @@ func (t *Tracer) lost(n uint64) {
 
 // Lookup returns the task that wrote (sent) or read (!sent) the byte at seq
 // of the TCP stream from→to, on a socket of the traced namespace. When
-// the bytes are not found it waits, at most every few milliseconds, for the
-// records already in the perf buffers to be read and looks again: the
+// the bytes are not found on a connection it has records of, or whose
+// local end is an address of the namespace, it waits (at most 100ms) for
+// the records already in the perf buffers to be read and looks again: the
 // packets of a capture can be read before the records of the same calls.
+// For other connections (traffic passing through) it waits at most every
+// 2ms.
 func (t *Tracer) Lookup(from, to netip.AddrPort, seq uint32, sent bool) (Task, bool) {
 	if t == nil || t.closed.Load() {
 		return Task{}, false
 	}
 	t.mu.Lock()
 	h, known, ok := t.idx.Lookup(from, to, seq, sent)
-	// Bytes missing on a connection the index knows are most likely in a
-	// record not read yet; on an unknown one (not a local socket, or its
-	// first records not read yet) wait at most every syncEvery.
-	retry := !ok && (known || time.Since(t.lastSync) >= syncEvery)
+	// Bytes missing on a connection the index knows, or on one whose
+	// local end is an address of this namespace, are most likely in a
+	// record not read yet; others (traffic passing through) wait at most
+	// every syncEvery, in case the addresses changed.
+	local := to.Addr()
+	if sent {
+		local = from.Addr()
+	}
+	retry := !ok && (known || t.isLocal(local) || time.Since(t.lastSync) >= syncEvery)
 	if retry {
 		t.lastSync = time.Now()
 		t.stats.Syncs++
@@ -160,6 +182,40 @@ func (t *Tracer) Lookup(from, to netip.AddrPort, seq uint32, sent bool) (Task, b
 		return Task{}, false
 	}
 	return Task{PID: h.PID, TID: h.TID, Comm: h.CommString(), ContainerID: t.containerID(h.PID)}, true
+}
+
+// isLocal reports whether a is an address of the traced namespace: a
+// loopback address, the local end of a socket seen, or an interface
+// address (listed again at most every localsEvery). t.mu is held.
+func (t *Tracer) isLocal(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() || t.locals[a] {
+		return true
+	}
+	if time.Since(t.localsAt) < localsEvery {
+		return false
+	}
+	t.localsAt = time.Now()
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, ia := range addrs {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil {
+				t.addLocal(p.Addr())
+			}
+		}
+	}
+	return t.locals[a]
+}
+
+// addLocal records a local address, at most maxLocals. t.mu is held.
+func (t *Tracer) addLocal(a netip.Addr) {
+	a = a.Unmap()
+	if t.locals[a] || !a.IsValid() || a.IsUnspecified() {
+		return
+	}
+	if len(t.locals) >= maxLocals {
+		clear(t.locals)
+	}
+	t.locals[a] = true
 }
 
 // containerID returns the container id of pid from /proc, cached.

@@ -66,14 +66,20 @@ func queueSeq(t *testing.T, c *net.TCPConn, queue int) uint32 {
 	return uint32(seq)
 }
 
-// TestTracerLoopback writes and reads on a loopback connection from locked
-// OS threads and checks that Lookup names those threads for the bytes'
-// sequence numbers.
+// TestTracerLoopback writes and reads on loopback connections (IPv4, IPv6)
+// from locked OS threads and checks that Lookup names those threads for the
+// bytes' sequence numbers.
 func TestTracerLoopback(t *testing.T) {
 	tr := openTracer(t)
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	for _, ip := range []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback} {
+		t.Run(ip.String(), func(t *testing.T) { testLoopback(t, tr, ip) })
+	}
+}
+
+func testLoopback(t *testing.T, tr *ebpf.Tracer, ip net.IP) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip})
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("no loopback %s: %v", ip, err)
 	}
 	defer ln.Close()
 	type result struct {
