@@ -313,7 +313,9 @@ func TestEBPFThreads(t *testing.T) {
 		}
 	}
 	load("a")
-	time.Sleep(time.Second) // the captures read what their rings hold
+	// The captures read what their rings hold (a capture stops reading at
+	// SIGINT): 2s is ample for these few thousand packets even under -race.
+	time.Sleep(2 * time.Second)
 	onSpans, onErr := stopOn()
 	offSpans, _ := stopOff()
 	allSpans, _ := stopAll()
