@@ -199,7 +199,9 @@ func scoreLinks(spans []span, tr appTruth) linkScore {
 // thread that handled the request, and linking the Redis calls (no key on
 // the wire: only timing, or the thread) must be better than timing alone.
 // It logs both accuracies and the requests/s without capture, with a cBPF
-// capture and with an eBPF one (WIRETRACE_EBPF_REQUESTS scales the load).
+// capture and with an eBPF one (WIRETRACE_EBPF_REQUESTS scales the load,
+// WIRETRACE_EBPF_ROUNDS repeats the requests/s measurement, and
+// WIRETRACE_EBPF_OUT names a directory to keep the captures' spans in).
 func TestEBPFThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers in network namespaces; skipped with -short")
@@ -257,6 +259,10 @@ func TestEBPFThreads(t *testing.T) {
 			cmd.Process.Signal(os.Interrupt)
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("%s capture: %v\n%s", name, err, errOut.String())
+			}
+			if d := os.Getenv("WIRETRACE_EBPF_OUT"); d != "" {
+				// Keep each capture's spans for a look.
+				os.WriteFile(filepath.Join(d, strings.NewReplacer(" ", "_", ",", "").Replace(name)+".jsonl"), []byte(out.String()), 0o644)
 			}
 			return parseJSONL(t, out.String()), errOut.String()
 		}
@@ -377,10 +383,10 @@ func TestEBPFThreads(t *testing.T) {
 	var base, cbpf, withEBPF []float64
 	for r := 0; r < rounds; r++ {
 		base = append(base, load(fmt.Sprintf("b%d-", r)))
-		stop := capture("cBPF", "--ebpf", "off", "-q")
+		stop := capture("cBPF overhead", "--ebpf", "off", "-q")
 		cbpf = append(cbpf, load(fmt.Sprintf("c%d-", r)))
 		stop()
-		stop = capture("eBPF", "--ebpf", "on", "-q")
+		stop = capture("eBPF overhead", "--ebpf", "on", "-q")
 		withEBPF = append(withEBPF, load(fmt.Sprintf("d%d-", r)))
 		stop()
 	}
