@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -26,8 +25,8 @@ func (a attributor) Task(from, to netip.AddrPort, seq uint32, sent bool) (correl
 }
 
 // openEBPF starts the eBPF extension as --ebpf says: off, never; on, or
-// fail with the reason; auto, when the kernel can run it, else one line on
-// stderr and the capture goes on without it. On success cfg's Attributor
+// fail with the reason; auto, when it starts, else one line on stderr
+// with the reason and the capture goes on without it. On success cfg's Attributor
 // is set; the tracer (nil when off) must be closed.
 func openEBPF(mode, btfPath string, cfg *correlate.Config, stderr io.Writer) (*ebpf.Tracer, error) {
 	switch mode {
@@ -39,7 +38,10 @@ func openEBPF(mode, btfPath string, cfg *correlate.Config, stderr io.Writer) (*e
 	}
 	t, err := ebpf.Open(&ebpf.Config{BTFPath: btfPath})
 	if err != nil {
-		if mode == ebpfAuto && errors.Is(err, ebpf.ErrNotSupported) {
+		// auto never stops a capture that works without eBPF: a kernel
+		// without support (ErrNotSupported), and as well one whose
+		// verifier or tracepoints refuse the programs.
+		if mode == ebpfAuto {
 			fmt.Fprintf(stderr, "wiretrace: eBPF extension off (no process attribution): %v\n", err)
 			return nil, nil
 		}
