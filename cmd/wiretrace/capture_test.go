@@ -283,9 +283,7 @@ func TestCaptureMatchesReplay(t *testing.T) {
 	if err := td.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// --ebpf off: loading the eBPF programs delays the capture's start by
-	// about half a second, more than the wait below allows under load.
-	live := wiretraceCmd(ctx, t, n.a, exe, nil, "capture", "-i", "wta", "--format", "jsonl", "--duration", "4s", "-q", "--ebpf", "off")
+	live := wiretraceCmd(ctx, t, n.a, exe, nil, "capture", "-i", "wta", "--format", "jsonl", "--duration", "4s", "-q")
 	var liveOut syncBuffer
 	live.Stdout, live.Stderr = &liveOut, os.Stderr
 	if err := live.Start(); err != nil {
