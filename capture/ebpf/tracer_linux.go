@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -274,10 +275,18 @@ func (s *sys) sync(timeout time.Duration) bool {
 }
 
 func (s *sys) close() error {
-	var errs []error
-	for i := len(s.links) - 1; i >= 0; i-- {
-		errs = append(errs, s.links[i].Close())
+	// Detaching waits for an RCU grace period per tracepoint: in
+	// parallel, not one after the other (about 0.5s for all).
+	errs := make([]error, len(s.links), len(s.links)+2)
+	var wg sync.WaitGroup
+	for i, l := range s.links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.Close()
+		}()
 	}
+	wg.Wait()
 	s.links = nil
 	if s.rd != nil {
 		errs = append(errs, s.rd.Close())
