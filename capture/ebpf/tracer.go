@@ -90,6 +90,7 @@ type Tracer struct {
 	log *slog.Logger
 	sys sys
 
+	syncMu     sync.Mutex // serialises sys.sync
 	mu         sync.Mutex
 	idx        *Index
 	containers map[uint32]string
@@ -169,7 +170,11 @@ func (t *Tracer) Lookup(from, to netip.AddrPort, seq uint32, sent bool) (Task, b
 	}
 	t.mu.Unlock()
 	if retry {
-		if !t.sys.sync(syncTimeout) {
+		// One wait at a time: each drains the reader's flush signal.
+		t.syncMu.Lock()
+		synced := t.sys.sync(syncTimeout)
+		t.syncMu.Unlock()
+		if !synced {
 			t.mu.Lock()
 			t.stats.SyncTimeouts++
 			t.mu.Unlock()
