@@ -3,7 +3,7 @@
 // a live capture.
 //
 // A Tracer loads BPF programs on the syscall tracepoints of read, write,
-// readv, writev, recvfrom, sendto, recvmsg and sendmsg (and
+// readv, writev, recvfrom, sendto, recvmsg, sendmsg and sendfile (and
 // sock:inet_sock_set_state for the end of a connection). Each call that
 // moves bytes on a TCP socket becomes an Event: the tgid (PID), thread id
 // (TID) and comm of the task, the connection's local and remote address,
@@ -25,6 +25,9 @@
 // This package is the only one that imports github.com/cilium/ebpf. The
 // event decoding, the Index and the cgroup parsing are plain Go that
 // builds and tests everywhere.
+//
+// Not seen: bytes moved by splice, sendmmsg and recvmmsg (their results
+// count messages, not bytes), io_uring or kernel TLS.
 //
 // A Tracer is safe for concurrent use; an Index is not.
 package ebpf

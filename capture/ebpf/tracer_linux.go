@@ -205,6 +205,19 @@ func Open(cfg *Config) (*Tracer, error) {
 		}
 		s.links = append(s.links, l)
 	}
+	// sendfile64 is sendfile's tracepoint on 64-bit kernels; elsewhere
+	// bytes sent with sendfile go unattributed.
+	for _, tp := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"sys_exit_sendfile64", s.objs.ExitSendfile64}, {"sys_enter_sendfile64", s.objs.EnterSendfile64}} {
+		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+		if err != nil {
+			t.log.Info("ebpf: syscalls:"+tp.name+" not attached", "err", err)
+			break
+		}
+		s.links = append(s.links, l)
+	}
 	if l, err := link.Tracepoint("sock", "inet_sock_set_state", s.objs.SockState, nil); err != nil {
 		// Before 4.16: closed connections age out of the index instead.
 		t.log.Info("ebpf: sock:inet_sock_set_state not attached", "err", err)

@@ -220,3 +220,53 @@ func BenchmarkSyscallOverhead(b *testing.B) {
 		b.ReportMetric(float64(st.Events)/float64(b.N), "events/op")
 	})
 }
+
+// TestTracerSendfile sends a file with sendfile(2) (Go's TCPConn.ReadFrom
+// does on Linux) and checks that its bytes name the sending thread.
+func TestTracerSendfile(t *testing.T) {
+	tr := openTracer(t)
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer c.Close()
+		_, err = io.ReadFull(c, make([]byte, 1000))
+		got <- err
+	}()
+	f, err := os.CreateTemp(t.TempDir(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 1000))
+	f.Seek(0, io.SeekStart)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seq := queueSeq(t, c, tcpSendQueue)
+	if _, err := c.ReadFrom(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	from := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	to := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	for _, s := range []uint32{seq, seq + 999} {
+		task, ok := tr.Lookup(from, to, s, true)
+		if !ok || task.TID != uint32(unix.Gettid()) {
+			t.Errorf("Lookup(seq %d) = %+v, %v; want tid %d", s, task, ok, unix.Gettid())
+		}
+	}
+}

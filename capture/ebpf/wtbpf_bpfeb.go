@@ -45,27 +45,29 @@ type wtbpfEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	wtbpfMapCalls          = "calls"
-	wtbpfMapConfig         = "config"
-	wtbpfMapEvents         = "events"
-	wtbpfMapScratch        = "scratch"
-	wtbpfProgEnterRead     = "enter_read"
-	wtbpfProgEnterReadv    = "enter_readv"
-	wtbpfProgEnterRecvfrom = "enter_recvfrom"
-	wtbpfProgEnterRecvmsg  = "enter_recvmsg"
-	wtbpfProgEnterSendmsg  = "enter_sendmsg"
-	wtbpfProgEnterSendto   = "enter_sendto"
-	wtbpfProgEnterWrite    = "enter_write"
-	wtbpfProgEnterWritev   = "enter_writev"
-	wtbpfProgExitRead      = "exit_read"
-	wtbpfProgExitReadv     = "exit_readv"
-	wtbpfProgExitRecvfrom  = "exit_recvfrom"
-	wtbpfProgExitRecvmsg   = "exit_recvmsg"
-	wtbpfProgExitSendmsg   = "exit_sendmsg"
-	wtbpfProgExitSendto    = "exit_sendto"
-	wtbpfProgExitWrite     = "exit_write"
-	wtbpfProgExitWritev    = "exit_writev"
-	wtbpfProgSockState     = "sock_state"
+	wtbpfMapCalls            = "calls"
+	wtbpfMapConfig           = "config"
+	wtbpfMapEvents           = "events"
+	wtbpfMapScratch          = "scratch"
+	wtbpfProgEnterRead       = "enter_read"
+	wtbpfProgEnterReadv      = "enter_readv"
+	wtbpfProgEnterRecvfrom   = "enter_recvfrom"
+	wtbpfProgEnterRecvmsg    = "enter_recvmsg"
+	wtbpfProgEnterSendfile64 = "enter_sendfile64"
+	wtbpfProgEnterSendmsg    = "enter_sendmsg"
+	wtbpfProgEnterSendto     = "enter_sendto"
+	wtbpfProgEnterWrite      = "enter_write"
+	wtbpfProgEnterWritev     = "enter_writev"
+	wtbpfProgExitRead        = "exit_read"
+	wtbpfProgExitReadv       = "exit_readv"
+	wtbpfProgExitRecvfrom    = "exit_recvfrom"
+	wtbpfProgExitRecvmsg     = "exit_recvmsg"
+	wtbpfProgExitSendfile64  = "exit_sendfile64"
+	wtbpfProgExitSendmsg     = "exit_sendmsg"
+	wtbpfProgExitSendto      = "exit_sendto"
+	wtbpfProgExitWrite       = "exit_write"
+	wtbpfProgExitWritev      = "exit_writev"
+	wtbpfProgSockState       = "sock_state"
 )
 
 // loadWtbpf returns the embedded CollectionSpec for wtbpf.
@@ -110,23 +112,25 @@ type wtbpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type wtbpfProgramSpecs struct {
-	EnterRead     *ebpf.ProgramSpec `ebpf:"enter_read"`
-	EnterReadv    *ebpf.ProgramSpec `ebpf:"enter_readv"`
-	EnterRecvfrom *ebpf.ProgramSpec `ebpf:"enter_recvfrom"`
-	EnterRecvmsg  *ebpf.ProgramSpec `ebpf:"enter_recvmsg"`
-	EnterSendmsg  *ebpf.ProgramSpec `ebpf:"enter_sendmsg"`
-	EnterSendto   *ebpf.ProgramSpec `ebpf:"enter_sendto"`
-	EnterWrite    *ebpf.ProgramSpec `ebpf:"enter_write"`
-	EnterWritev   *ebpf.ProgramSpec `ebpf:"enter_writev"`
-	ExitRead      *ebpf.ProgramSpec `ebpf:"exit_read"`
-	ExitReadv     *ebpf.ProgramSpec `ebpf:"exit_readv"`
-	ExitRecvfrom  *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
-	ExitRecvmsg   *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
-	ExitSendmsg   *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
-	ExitSendto    *ebpf.ProgramSpec `ebpf:"exit_sendto"`
-	ExitWrite     *ebpf.ProgramSpec `ebpf:"exit_write"`
-	ExitWritev    *ebpf.ProgramSpec `ebpf:"exit_writev"`
-	SockState     *ebpf.ProgramSpec `ebpf:"sock_state"`
+	EnterRead       *ebpf.ProgramSpec `ebpf:"enter_read"`
+	EnterReadv      *ebpf.ProgramSpec `ebpf:"enter_readv"`
+	EnterRecvfrom   *ebpf.ProgramSpec `ebpf:"enter_recvfrom"`
+	EnterRecvmsg    *ebpf.ProgramSpec `ebpf:"enter_recvmsg"`
+	EnterSendfile64 *ebpf.ProgramSpec `ebpf:"enter_sendfile64"`
+	EnterSendmsg    *ebpf.ProgramSpec `ebpf:"enter_sendmsg"`
+	EnterSendto     *ebpf.ProgramSpec `ebpf:"enter_sendto"`
+	EnterWrite      *ebpf.ProgramSpec `ebpf:"enter_write"`
+	EnterWritev     *ebpf.ProgramSpec `ebpf:"enter_writev"`
+	ExitRead        *ebpf.ProgramSpec `ebpf:"exit_read"`
+	ExitReadv       *ebpf.ProgramSpec `ebpf:"exit_readv"`
+	ExitRecvfrom    *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
+	ExitRecvmsg     *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
+	ExitSendfile64  *ebpf.ProgramSpec `ebpf:"exit_sendfile64"`
+	ExitSendmsg     *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
+	ExitSendto      *ebpf.ProgramSpec `ebpf:"exit_sendto"`
+	ExitWrite       *ebpf.ProgramSpec `ebpf:"exit_write"`
+	ExitWritev      *ebpf.ProgramSpec `ebpf:"exit_writev"`
+	SockState       *ebpf.ProgramSpec `ebpf:"sock_state"`
 }
 
 // wtbpfMapSpecs contains maps before they are loaded into the kernel.
@@ -190,23 +194,25 @@ type wtbpfVariables struct {
 //
 // It can be passed to loadWtbpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type wtbpfPrograms struct {
-	EnterRead     *ebpf.Program `ebpf:"enter_read"`
-	EnterReadv    *ebpf.Program `ebpf:"enter_readv"`
-	EnterRecvfrom *ebpf.Program `ebpf:"enter_recvfrom"`
-	EnterRecvmsg  *ebpf.Program `ebpf:"enter_recvmsg"`
-	EnterSendmsg  *ebpf.Program `ebpf:"enter_sendmsg"`
-	EnterSendto   *ebpf.Program `ebpf:"enter_sendto"`
-	EnterWrite    *ebpf.Program `ebpf:"enter_write"`
-	EnterWritev   *ebpf.Program `ebpf:"enter_writev"`
-	ExitRead      *ebpf.Program `ebpf:"exit_read"`
-	ExitReadv     *ebpf.Program `ebpf:"exit_readv"`
-	ExitRecvfrom  *ebpf.Program `ebpf:"exit_recvfrom"`
-	ExitRecvmsg   *ebpf.Program `ebpf:"exit_recvmsg"`
-	ExitSendmsg   *ebpf.Program `ebpf:"exit_sendmsg"`
-	ExitSendto    *ebpf.Program `ebpf:"exit_sendto"`
-	ExitWrite     *ebpf.Program `ebpf:"exit_write"`
-	ExitWritev    *ebpf.Program `ebpf:"exit_writev"`
-	SockState     *ebpf.Program `ebpf:"sock_state"`
+	EnterRead       *ebpf.Program `ebpf:"enter_read"`
+	EnterReadv      *ebpf.Program `ebpf:"enter_readv"`
+	EnterRecvfrom   *ebpf.Program `ebpf:"enter_recvfrom"`
+	EnterRecvmsg    *ebpf.Program `ebpf:"enter_recvmsg"`
+	EnterSendfile64 *ebpf.Program `ebpf:"enter_sendfile64"`
+	EnterSendmsg    *ebpf.Program `ebpf:"enter_sendmsg"`
+	EnterSendto     *ebpf.Program `ebpf:"enter_sendto"`
+	EnterWrite      *ebpf.Program `ebpf:"enter_write"`
+	EnterWritev     *ebpf.Program `ebpf:"enter_writev"`
+	ExitRead        *ebpf.Program `ebpf:"exit_read"`
+	ExitReadv       *ebpf.Program `ebpf:"exit_readv"`
+	ExitRecvfrom    *ebpf.Program `ebpf:"exit_recvfrom"`
+	ExitRecvmsg     *ebpf.Program `ebpf:"exit_recvmsg"`
+	ExitSendfile64  *ebpf.Program `ebpf:"exit_sendfile64"`
+	ExitSendmsg     *ebpf.Program `ebpf:"exit_sendmsg"`
+	ExitSendto      *ebpf.Program `ebpf:"exit_sendto"`
+	ExitWrite       *ebpf.Program `ebpf:"exit_write"`
+	ExitWritev      *ebpf.Program `ebpf:"exit_writev"`
+	SockState       *ebpf.Program `ebpf:"sock_state"`
 }
 
 func (p *wtbpfPrograms) Close() error {
@@ -215,6 +221,7 @@ func (p *wtbpfPrograms) Close() error {
 		p.EnterReadv,
 		p.EnterRecvfrom,
 		p.EnterRecvmsg,
+		p.EnterSendfile64,
 		p.EnterSendmsg,
 		p.EnterSendto,
 		p.EnterWrite,
@@ -223,6 +230,7 @@ func (p *wtbpfPrograms) Close() error {
 		p.ExitReadv,
 		p.ExitRecvfrom,
 		p.ExitRecvmsg,
+		p.ExitSendfile64,
 		p.ExitSendmsg,
 		p.ExitSendto,
 		p.ExitWrite,

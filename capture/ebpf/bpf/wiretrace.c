@@ -7,8 +7,8 @@
  * latest) and sock:inet_sock_set_state (4.16) are used, no kprobes, and
  * only helpers of 4.14 (bpf_probe_read_kernel is rewritten to
  * bpf_probe_read by the loader on kernels older than 5.5). At each
- * sys_enter of read, write, readv, writev, recvfrom, sendto, recvmsg and
- * sendmsg the fd is resolved to its socket through the current task's
+ * sys_enter of read, write, readv, writev, recvfrom, sendto, recvmsg,
+ * sendmsg and sendfile the fd is resolved to its socket through the current task's
  * file table (CO-RE field accesses relocated against the kernel's BTF);
  * only TCP sockets are kept. At sys_exit the socket's write_seq (after a
  * send) or copied_seq (after a receive) less the byte count is the TCP
@@ -242,6 +242,8 @@ SYSCALL(read, KIND_RECV)
 SYSCALL(readv, KIND_RECV)
 SYSCALL(recvfrom, KIND_RECV)
 SYSCALL(recvmsg, KIND_RECV)
+/* sendfile(out_fd, ...): the socket is the first argument too. */
+SYSCALL(sendfile64, KIND_SEND)
 
 /* A connection that closes: user space forgets it after a while. */
 SEC("tracepoint/sock/inet_sock_set_state")
