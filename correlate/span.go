@@ -53,6 +53,7 @@ const (
 
 // Task is a process and thread of the capture host.
 type Task struct {
+	// PID and TID are the process and thread ids.
 	PID, TID uint32
 	// Comm is the thread's name as the kernel keeps it (by default the
 	// executable's, at most 15 bytes).

@@ -24,8 +24,10 @@ const (
 
 // Hit is the task that moved a byte, as an Index found it.
 type Hit struct {
+	// PID and TID are the process (tgid) and thread ids.
 	PID, TID uint32
-	Comm     [16]byte
+	// Comm is the thread's name, NUL-padded (see CommString).
+	Comm [16]byte
 }
 
 // CommString returns Comm up to its first NUL.

@@ -34,6 +34,8 @@ type Config struct {
 
 // Task is a process and thread, as spans report them.
 type Task struct {
+	// PID and TID are the process (tgid) and thread ids, as seen from the
+	// initial PID namespace.
 	PID, TID uint32
 	// Comm is the thread's name (at most 15 bytes, as the kernel keeps
 	// it); by default the executable's.
