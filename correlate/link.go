@@ -48,10 +48,16 @@ const maxCandidates = 256
 //     information, a server span and a client span of the same capture
 //     point also qualify when their addresses differ (NAT, several
 //     interfaces).
-//  6. Timing: an outbound span with no parent yet is the child of the
+//  6. Same thread (with Config.Attributor): an outbound span with no
+//     parent yet is the child of the enclosing inbound span of its host
+//     that the thread which sent it had read, when exactly one such span
+//     was open when it completed (same_thread; see thread.go).
+//  7. Timing: an outbound span with no parent yet is the child of the
 //     enclosing inbound span of its host chosen when it completed, if that
 //     span is in the trace (timing, with attribute
-//     wiretrace.link.confidence).
+//     wiretrace.link.confidence). With Config.Attributor, candidates read
+//     by another process, or by another thread of a process that keeps
+//     each request on one thread, are not considered.
 //
 // The trace id is the trace id adopted from a trace header of the earliest
 // span that carries one, else a 32-hex X-Request-ID (unless
@@ -148,7 +154,7 @@ func (l *Linker) link(g *group) *Trace {
 
 	// Rule 4: Kafka offsets and queue handoffs, decided at completion.
 	for _, s := range spans {
-		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason != ReasonTiming &&
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason != ReasonTiming && h.reason != ReasonSameThread &&
 			h.parent.group == g && !isAncestor(s, h.parent) {
 			setParent(s, h.parent, h.reason)
 		}
@@ -217,7 +223,17 @@ func (l *Linker) link(g *group) *Trace {
 		}
 	}
 
-	// Rule 6: timing, decided at completion.
+	// Rule 6: the inbound request the same thread read, decided at
+	// completion.
+	for _, s := range spans {
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason == ReasonSameThread &&
+			h.parent.group == g && !isAncestor(s, h.parent) {
+			setParent(s, h.parent, ReasonSameThread)
+			l.stats.SameThreadLinks++
+		}
+	}
+
+	// Rule 7: timing, decided at completion.
 	for _, s := range spans {
 		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason == ReasonTiming &&
 			h.parent.group == g && !isAncestor(s, h.parent) {
