@@ -34,6 +34,10 @@ const (
 	// span that put it there (protocols.LinkHandoffSend and
 	// LinkHandoffRecv). It is an addition to the span format's list.
 	ReasonQueue = "queue_handoff"
+	// ReasonLinkKey links spans that share a custom correlation key
+	// (protocols.LinkKeyPrefix, e.g. from a plugin), the way an
+	// X-Request-ID does. It is an addition to the span format's list.
+	ReasonLinkKey = "link_key"
 )
 
 // AttrLinkConfidence is the attribute that carries, on a span linked by
@@ -108,6 +112,8 @@ type Span struct {
 	hint     hint
 	kafka    []kafkaRange // registered in the Kafka index
 	handoffs bool         // registered in the handoff index
+	// custom counts the custom keys (protocols.LinkKeyPrefix) in Links.
+	custom int
 	// late is set on a span still waiting for its response when the rest
 	// of its trace was emitted early; it is held in a trace of its own.
 	late bool

@@ -97,6 +97,15 @@ const (
 	LinkHandoffRecv         = "handoff_recv"
 	LinkKafkaTopicPartition = "kafka_topic_partition"
 	LinkKafkaOffset         = "kafka_offset"
+
+	// LinkKeyPrefix starts the name of a custom correlation key, one that
+	// no built-in rule knows (a transaction serial in a JSON body, an id in
+	// a private RPC header), typically added by a plugin: a link
+	// "key_txn_serial" = "TX-1". correlate treats every such key like
+	// LinkXRequestID: spans that carry the same name and value join one
+	// trace, and the span served by a host is the parent of the spans that
+	// host sends with the same key.
+	LinkKeyPrefix = "key_"
 )
 
 // Message is one request or response. A parser fills a caller-owned
