@@ -26,6 +26,8 @@ type Flow struct {
 	// Tunnel is the encapsulation the flow arrived in (Kind TunnelNone if
 	// none), oriented so that Tunnel.OuterSrc is on Client's side.
 	Tunnel decode.Tunnel
+	// Datagram is set on a UDP flow.
+	Datagram bool
 }
 
 // Handler receives the driver's output. The Message is valid only during
