@@ -16,7 +16,7 @@
 //
 // # Limits
 //
-// Each call runs under a time limit (Config.Timeout, 10 ms by default),
+// Each call runs under a time limit (Config.Timeout, 50 ms by default),
 // enforced by wazero closing the module when its context is done, and
 // with a bounded linear memory (Config.MemoryLimitPages, 64 MiB by
 // default). A call that traps, exits, exceeds its time or fails to

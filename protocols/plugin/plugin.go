@@ -27,10 +27,10 @@ const ABIVersion = 1
 
 // Defaults of Config.
 const (
-	DefaultTimeout          = 10 * time.Millisecond
+	DefaultTimeout          = 50 * time.Millisecond
 	DefaultMemoryLimitPages = 1024 // 64 MiB
 	DefaultMaxInput         = 64 << 10
-	DefaultMaxFailures      = 1000
+	DefaultMaxFailures      = 100
 )
 
 // Output bounds: records per call and bytes per key and value.
@@ -45,8 +45,10 @@ const (
 // Config configures a plugin. A nil *Config, and the zero value of each
 // field, means the defaults.
 type Config struct {
-	// Timeout bounds one call into the plugin (wall-clock time); 0 means
-	// 10 ms.
+	// Timeout bounds one call into the plugin; 0 means 50 ms. It is
+	// wall-clock time: a call typically takes microseconds, but on a
+	// loaded machine a thread may wait for a CPU for tens of
+	// milliseconds, and a call stopped then counts as a timeout.
 	Timeout time.Duration
 	// MemoryLimitPages bounds each instance's linear memory, in 64 KiB
 	// pages; 0 means 1024 (64 MiB). A Go plugin needs a few MiB.
@@ -55,7 +57,8 @@ type Config struct {
 	// 64 KiB.
 	MaxInput int
 	// MaxFailures is how many failed calls disable the plugin altogether;
-	// 0 means 1000, a negative value never.
+	// 0 means 100, a negative value never. With the default Timeout, a
+	// plugin that loops on every message costs at most 5 s in all.
 	MaxFailures int
 	// Logger receives load and failure events (failures rate-limited to
 	// the first of each kind). Nil discards them.
@@ -109,9 +112,9 @@ type Plugin struct {
 	closed bool
 
 	calls, timeouts, traps, badOutput, flowsDisabled, instances atomic.Uint64
-	failures                                                   atomic.Int64
-	disabled                                                   atomic.Bool
-	loggedTrap, loggedTimeout, loggedBad                       atomic.Bool
+	failures                                                    atomic.Int64
+	disabled                                                    atomic.Bool
+	loggedTrap, loggedTimeout, loggedBad                        atomic.Bool
 }
 
 // Open reads and compiles the plugin in the file at path.

@@ -76,6 +76,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// generous is the configuration of tests that must not see a timeout on a
+// loaded machine (see Config.Timeout).
+var generous = &plugin.Config{Timeout: 2 * time.Second}
+
 func open(t testing.TB, name string, cfg *plugin.Config) *plugin.Plugin {
 	t.Helper()
 	p, err := plugin.Open(context.Background(), filepath.Join(buildPlugins(t), name+".wasm"), cfg)
@@ -148,7 +152,7 @@ func TestTxnJSON(t *testing.T) {
 		t.Errorf("without the plugin (-want +got):\n%s", diff)
 	}
 
-	p := open(t, "txnjson", nil)
+	p := open(t, "txnjson", generous)
 	with, _ := replay(t, "plugin_txn.pcap", p)
 	want = nil
 	for i := 1; i <= 5; i++ {
@@ -183,7 +187,7 @@ func TestPrivRPC(t *testing.T) {
 	if len(without.traces) != 0 || st.Driver.FlowsUnrecognised != 2 {
 		t.Errorf("without the plugin: %d traces, %d unrecognised flows; want 0 and 2", len(without.traces), st.Driver.FlowsUnrecognised)
 	}
-	p := open(t, "privrpc", nil)
+	p := open(t, "privrpc", generous)
 	with, st := replay(t, "plugin_privrpc.pcap", p)
 	var got []string
 	for _, tr := range with.traces {
@@ -215,7 +219,7 @@ func TestPrivRPC(t *testing.T) {
 // some flows is stopped each time, counted, and given up for those flows;
 // every flow still becomes a span, and the others are still inspected.
 func TestHostile(t *testing.T) {
-	p := open(t, "hostile", &plugin.Config{Timeout: 50 * time.Millisecond, MemoryLimitPages: 512})
+	p := open(t, "hostile", &plugin.Config{Timeout: 500 * time.Millisecond, MemoryLimitPages: 512})
 	start := time.Now()
 	res, st := replay(t, "plugin_hostile.pcap", p)
 	elapsed := time.Since(start)
@@ -250,7 +254,7 @@ func TestHostile(t *testing.T) {
 // TestMaxFailures: a plugin that fails too often is disabled altogether
 // and the pipeline goes on without it.
 func TestMaxFailures(t *testing.T) {
-	p := open(t, "hostile", &plugin.Config{Timeout: 20 * time.Millisecond, MaxFailures: 2})
+	p := open(t, "hostile", &plugin.Config{Timeout: 200 * time.Millisecond, MaxFailures: 2})
 	res, _ := replay(t, "plugin_hostile.pcap", p)
 	n := 0
 	for _, tr := range res.traces {
@@ -265,7 +269,7 @@ func TestMaxFailures(t *testing.T) {
 // TestConcurrent: one plugin serves pipelines on several goroutines, each
 // getting an instance of its own.
 func TestConcurrent(t *testing.T) {
-	p := open(t, "txnjson", nil)
+	p := open(t, "txnjson", generous)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)

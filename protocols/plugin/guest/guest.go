@@ -121,6 +121,15 @@ func (o *Output) Record(tag byte, key, value string) {
 	o.b = append(o.b, value...)
 }
 
+// RecordBytes is Record with the value as bytes (no conversion, no
+// allocation).
+func (o *Output) RecordBytes(tag byte, key string, value []byte) {
+	o.b = append(o.b, tag, byte(len(key)), byte(len(key)>>8))
+	o.b = binary.LittleEndian.AppendUint32(o.b, uint32(len(value)))
+	o.b = append(o.b, key...)
+	o.b = append(o.b, value...)
+}
+
 // Link adds a link key: spans with the same key and value are linked.
 func (o *Output) Link(key, value string) { o.Record('L', key, value) }
 

@@ -44,8 +44,8 @@ func inspect(n uint32) uint64 {
 		return 0
 	}
 	if v := jsonString(m.Payload[i+4:], "txn_serial"); v != nil {
-		out.Link("txn_serial", string(v))
-		out.Attr("bank.txn_serial", string(v))
+		out.RecordBytes('L', "txn_serial", v)
+		out.RecordBytes('A', "bank.txn_serial", v)
 	}
 	return out.Result()
 }
