@@ -115,6 +115,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if err != nil {
 		return err
 	}
+	defer o.closePlugins()
 	lc, err := c.liveConfig()
 	if err != nil {
 		return err

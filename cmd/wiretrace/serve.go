@@ -217,6 +217,7 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 	if err != nil {
 		return err
 	}
+	defer o.closePlugins()
 	names, err := parseServiceNames(o.serviceNames)
 	if err != nil {
 		return err
