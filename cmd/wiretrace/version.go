@@ -16,10 +16,11 @@ var (
 	date   = ""
 )
 
-// optionalParts lists the build-tag dependent parts of the binary and
-// whether this build has them; none exists yet.
+// optionalParts lists the optional parts of the binary and whether this
+// build has them: wasm is the WebAssembly plugin host (--plugin), always
+// built in (pure Go) and idle unless a plugin is loaded.
 func optionalParts() []string {
-	return []string{"ebpf: no", "wasm: no"}
+	return []string{"ebpf: no", "wasm: yes"}
 }
 
 // buildVersion returns the version, commit and build date of the binary:
