@@ -8,6 +8,7 @@ import (
 
 	"github.com/wiretrace/wiretrace/decode"
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
 )
 
@@ -84,4 +85,46 @@ func TestDriverInspector(t *testing.T) {
 	if rec.msgs[3].Link("key_seen") != "" {
 		t.Error("a message inspected after the inspector gave up")
 	}
+}
+
+// TestDriverInspectorDatagrams: each UDP message is shown with its
+// datagram, on a flow marked Datagram, and giving up holds per flow.
+func TestDriverInspectorDatagrams(t *testing.T) {
+	server := netip.MustParseAddrPort("192.0.2.53:53")
+	c1 := netip.MustParseAddrPort("10.0.0.1:40001")
+	c2 := netip.MustParseAddrPort("10.0.0.2:40002")
+	in := &flowInspector{giveUpOn: c1}
+	d := protocols.NewDriver(&protocols.DriverConfig{Registry: protocols.NewRegistry(dns.Protocol), Inspector: in}, &flowRecorder{})
+	send := func(from, to netip.AddrPort, payload []byte) {
+		d.Datagram(&decode.Packet{Timestamp: 1, Capture: "test", Src: from.Addr(), Dst: to.Addr(),
+			SrcPort: from.Port(), DstPort: to.Port(), Proto: decode.ProtoUDP, Payload: payload})
+	}
+	q1 := dnsWire(t, 1, "one.example.", nil)
+	send(c1, server, q1)
+	send(server, c1, dnsWire(t, 1, "one.example.", []byte{192, 0, 2, 1}))
+	send(c2, server, dnsWire(t, 2, "two.example.", nil))
+	send(server, c2, dnsWire(t, 2, "two.example.", []byte{192, 0, 2, 2}))
+	want := []string{c1.String() + " to_server " + string(q1), c2.String() + " to_server", c2.String() + " to_client"}
+	if diff := cmp.Diff(want, in.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// flowInspector notes each call's flow and direction, and gives up on the
+// flow of one client.
+type flowInspector struct {
+	giveUpOn netip.AddrPort
+	calls    []string
+}
+
+func (in *flowInspector) Inspect(f *protocols.Flow, dir protocols.Direction, raw []byte, _ *protocols.Message) bool {
+	if !f.Datagram {
+		in.calls = append(in.calls, "not a datagram flow")
+	}
+	c := f.Client.String() + " " + dir.String()
+	if f.Client == in.giveUpOn {
+		c += " " + string(raw)
+	}
+	in.calls = append(in.calls, c)
+	return f.Client != in.giveUpOn
 }
