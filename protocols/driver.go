@@ -84,7 +84,8 @@ type DriverConfig struct {
 	// may share one Inspector only if it is safe for concurrent use.
 	Inspector Inspector
 	// MaxInspectBytes bounds the bytes of one message kept for the
-	// Inspector; 0 means 64 KiB.
+	// Inspector, per flow and direction while the message is read; 0
+	// means 16 KiB.
 	MaxInspectBytes int
 }
 
@@ -176,7 +177,7 @@ func NewDriver(cfg *DriverConfig, h Handler) *Driver {
 		d.cfg.MaxDatagramFlows = defaultDatagramFlows
 	}
 	if d.cfg.MaxInspectBytes <= 0 {
-		d.cfg.MaxInspectBytes = 64 << 10
+		d.cfg.MaxInspectBytes = 16 << 10
 	}
 	return d
 }

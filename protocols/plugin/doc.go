@@ -75,7 +75,9 @@
 // message as they crossed the wire (for HTTP/1 the header block and the
 // body, chunk framing included), for wt_sniff the first bytes seen in one
 // direction of a connection, and for wt_parse the unconsumed bytes of one
-// direction, starting at a message boundary; at most Config.MaxInput bytes.
+// direction, starting at a message boundary; at most Config.MaxInput bytes
+// (and for wt_inspect at most what the driver kept,
+// protocols.DriverConfig.MaxInspectBytes, 16 KiB by default).
 //
 // Output records follow one another, each a tag byte, the key's length
 // (2 bytes), the value's length (4 bytes), the key and the value:
