@@ -84,12 +84,17 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.UintVar(&o.pluginMemory, "plugin-memory", plugin.DefaultMemoryLimitPages/16, "memory limit of each plugin instance, in `MiB` (0: 64)")
 }
 
+// pluginCache keeps compiled plugins for the life of the process, so that
+// a plugin loaded again (serve's restarts, the tests' repeated commands)
+// is not compiled again.
+var pluginCache = plugin.NewCache()
+
 // openPlugins loads the --plugin files.
 func (o *outputFlags) openPlugins() error {
 	if o.pluginMemory > 4096 {
 		return fmt.Errorf("--plugin-memory %d: want at most 4096 MiB", o.pluginMemory)
 	}
-	pc := &plugin.Config{Timeout: o.pluginTimeout, MemoryLimitPages: uint32(o.pluginMemory * 16)}
+	pc := &plugin.Config{Timeout: o.pluginTimeout, MemoryLimitPages: uint32(o.pluginMemory * 16), Cache: pluginCache}
 	names := map[string]string{}
 	for _, path := range o.plugins {
 		if path = strings.TrimSpace(path); path == "" {

@@ -60,6 +60,10 @@ type Config struct {
 	// 0 means 100, a negative value never. With the default Timeout, a
 	// plugin that loops on every message costs at most 5 s in all.
 	MaxFailures int
+	// Cache, when set, shares compiled code between the plugins opened
+	// with it: a module opened again (the same bytes) is not compiled
+	// again. Nil compiles each plugin on its own.
+	Cache *Cache
 	// Logger receives load and failure events (failures rate-limited to
 	// the first of each kind). Nil discards them.
 	Logger *slog.Logger
@@ -91,6 +95,18 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	}
 	f("disabled", d)
 }
+
+// Cache holds compiled plugin code in memory, for Config.Cache. It is safe
+// for concurrent use.
+type Cache struct {
+	c wazero.CompilationCache
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{c: wazero.NewCompilationCache()} }
+
+// Close releases the compiled code; plugins still open keep theirs.
+func (c *Cache) Close(ctx context.Context) error { return c.c.Close(ctx) }
 
 // ErrABI is wrapped by errors about a module that does not follow the ABI.
 var ErrABI = errors.New("plugin ABI violation")
@@ -153,6 +169,9 @@ func Compile(ctx context.Context, file string, wasm []byte, cfg *Config) (*Plugi
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(p.cfg.MemoryLimitPages)
+	if p.cfg.Cache != nil {
+		rc = rc.WithCompilationCache(p.cfg.Cache.c)
+	}
 	p.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	fail := func(err error) (*Plugin, error) {
 		_ = p.rt.Close(ctx)

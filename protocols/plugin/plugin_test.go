@@ -68,8 +68,13 @@ func buildPlugins(t testing.TB) string {
 	return buildDir
 }
 
+// cache spares the tests compiling each plugin again (seconds under the
+// race detector).
+var cache = plugin.NewCache()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	cache.Close(context.Background())
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
@@ -82,7 +87,12 @@ var generous = &plugin.Config{Timeout: 2 * time.Second}
 
 func open(t testing.TB, name string, cfg *plugin.Config) *plugin.Plugin {
 	t.Helper()
-	p, err := plugin.Open(context.Background(), filepath.Join(buildPlugins(t), name+".wasm"), cfg)
+	c := plugin.Config{Cache: cache}
+	if cfg != nil {
+		c = *cfg
+		c.Cache = cache
+	}
+	p, err := plugin.Open(context.Background(), filepath.Join(buildPlugins(t), name+".wasm"), &c)
 	if err != nil {
 		t.Fatal(err)
 	}
