@@ -159,7 +159,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	var p *pipeline
 	if o.metricsAddr != "" {
 		p = &pipeline{}
-		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) })
+		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) }, o.pluginStats)
 		sink = m.Sink(sink)
 		src = &unlockedReads{Source: src, mu: &p.mu}
 		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)

@@ -158,6 +158,12 @@ func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
 		st := o.otlp.Stats()
 		st.Each(add)
 	}
+	o.pluginStats(add)
+}
+
+// pluginStats adds the loaded plugins' counters, as plugin_NAME_COUNTER,
+// to add (the stats line and the metrics).
+func (o *outputFlags) pluginStats(add func(name string, v uint64)) {
 	for _, p := range o.loaded {
 		st := p.Stats()
 		prefix := "plugin_" + strings.ReplaceAll(p.Name(), "-", "_") + "_"
@@ -391,7 +397,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 			return errors.New("--metrics-addr works with --workers 1 only, for now")
 		}
 		p = &pipeline{}
-		m := p.newMetrics(nil)
+		m := p.newMetrics(nil, o.pluginStats)
 		sink = m.Sink(sink)
 		src = &unlockedReads{Source: src, mu: &p.mu}
 		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)

@@ -297,7 +297,7 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 		p.fs = filter.NewSource(src, flt)
 		src = p.fs
 	}
-	m := p.newMetrics(names, extra...)
+	m := p.newMetrics(names, append(extra, o.pluginStats)...)
 	p.eng = engine.New(cfg, m.Sink(sink))
 
 	mux := http.NewServeMux()
