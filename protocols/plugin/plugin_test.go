@@ -19,6 +19,7 @@ import (
 	"github.com/wiretrace/wiretrace"
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/correlate"
+	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/plugin"
 )
 
@@ -319,6 +320,45 @@ func TestOpenErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "plugin: ") || errors.Is(err, plugin.ErrABI) != tc.wantABI {
 				t.Errorf("error %q (ErrABI %v)", err, errors.Is(err, plugin.ErrABI))
+			}
+		})
+	}
+}
+
+// TestHostileKinds: each way a call can fail is counted as what it is, the
+// message keeps only what the host added before, and the plugin serves the
+// next message.
+func TestHostileKinds(t *testing.T) {
+	p := open(t, "hostile", &plugin.Config{Timeout: 500 * time.Millisecond})
+	in := plugin.NewInspector(p)
+	f := &protocols.Flow{ID: 7, Protocol: "http"}
+	for _, tc := range []struct {
+		payload string
+		want    plugin.Stats
+	}{
+		{"HOSTILE-LOOP", plugin.Stats{Timeouts: 1}},
+		{"HOSTILE-TRAP", plugin.Stats{Traps: 1}},
+		{"HOSTILE-ALLOC", plugin.Stats{Traps: 1}},
+		{"HOSTILE-EXIT", plugin.Stats{Traps: 1}},
+		{"HOSTILE-BADOUT", plugin.Stats{BadOutput: 1}},
+	} {
+		t.Run(tc.payload, func(t *testing.T) {
+			before := p.Stats()
+			m := &protocols.Message{Kind: protocols.Request, Links: []protocols.Attr{protocols.String("x_request_id", "keep")}}
+			if in.Inspect(f, protocols.ToServer, []byte(tc.payload), m) {
+				t.Error("Inspect did not give up on the flow")
+			}
+			after := p.Stats()
+			got := plugin.Stats{Timeouts: after.Timeouts - before.Timeouts, Traps: after.Traps - before.Traps, BadOutput: after.BadOutput - before.BadOutput}
+			if got != tc.want || after.FlowsDisabled-before.FlowsDisabled != 1 {
+				t.Errorf("counted %+v, %d flows disabled; want %+v, 1", got, after.FlowsDisabled-before.FlowsDisabled, tc.want)
+			}
+			if len(m.Links) != 1 || len(m.Attrs) != 0 {
+				t.Errorf("message after a failure: links %v attrs %v", m.Links, m.Attrs)
+			}
+			m = &protocols.Message{Kind: protocols.Request}
+			if !in.Inspect(f, protocols.ToServer, []byte("hello"), m) || len(m.Attrs) != 1 {
+				t.Errorf("the next message: attrs %v, stats %+v", m.Attrs, p.Stats())
 			}
 		})
 	}

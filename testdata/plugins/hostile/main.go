@@ -3,12 +3,15 @@
 // Command hostile is a wiretrace test plugin that misbehaves on demand:
 // it inspects every message and, when the message's bytes contain
 // HOSTILE-LOOP, loops forever; HOSTILE-TRAP, dereferences nil (a trap);
-// HOSTILE-ALLOC, allocates without bound (1 GiB at a time). Other messages get the attribute
-// hostile.seen = 1. The host must stop, count and survive each.
+// HOSTILE-ALLOC, allocates without bound (1 GiB at a time); HOSTILE-EXIT,
+// exits (proc_exit 3); HOSTILE-BADOUT, returns output outside its memory.
+// Other messages get the attribute hostile.seen = 1. The host must stop,
+// count and survive each.
 package main
 
 import (
 	"bytes"
+	"os"
 
 	"github.com/wiretrace/wiretrace/protocols/plugin/guest"
 )
@@ -53,6 +56,10 @@ func inspect(n uint32) uint64 {
 		for {
 			sink = append(sink, make([]byte, 1<<30))
 		}
+	case bytes.Contains(m.Payload, []byte("HOSTILE-EXIT")):
+		os.Exit(3)
+	case bytes.Contains(m.Payload, []byte("HOSTILE-BADOUT")):
+		return 0xfffffff0<<32 | 100
 	}
 	out.Attr("hostile.seen", "1")
 	return out.Result()
