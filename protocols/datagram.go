@@ -151,6 +151,9 @@ func (d *Driver) startDatagram(f *udpFlow, p *decode.Packet, src, dst netip.Addr
 		f.flow.Client, f.flow.Server = dst, src
 		f.flow.Tunnel = p.Tunnel.Reverse()
 	}
+	if fr, ok := f.parser.(FlowReceiver); ok {
+		fr.SetFlow(&f.flow)
+	}
 	d.stats.FlowsRecognised++
 }
 

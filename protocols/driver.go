@@ -288,6 +288,9 @@ func (s *stream) start(p *Protocol, reqDir decode.Dir) {
 		s.flow.Client, s.flow.Server = s.conn.Server, s.conn.Client
 		s.flow.Tunnel = s.conn.Tunnel.Reverse()
 	}
+	if fr, ok := s.parser.(FlowReceiver); ok {
+		fr.SetFlow(&s.flow)
+	}
 	s.d.stats.FlowsRecognised++
 }
 

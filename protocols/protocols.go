@@ -201,6 +201,14 @@ type Salvager interface {
 	Salvage(dir Direction, tail []byte, msg *Message) bool
 }
 
+// FlowReceiver is implemented by parsers that want to know their flow
+// (addresses, ports, id), e.g. to pass it on to a plugin. The driver calls
+// SetFlow once, before the first Parse; f stays valid, and unchanged, for
+// the life of the parser.
+type FlowReceiver interface {
+	SetFlow(f *Flow)
+}
+
 // Idler is implemented by parsers that consume bytes belonging to no
 // message (keep-alives, control frames, protocol chatter between
 // messages). After a Parse call that consumed bytes without completing a

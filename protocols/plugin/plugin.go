@@ -491,7 +491,7 @@ func (in *instance) stage(f *protocols.Flow, dir protocols.Direction, kind proto
 	}
 	b := in.in[:0]
 	b = append(b, byte(dir), byte(kind), 6, flags)
-	if udp {
+	if udp || f != nil && f.Datagram {
 		b[2] = 17
 	}
 	if f != nil {

@@ -218,6 +218,13 @@ func TestPrivRPC(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
 	}
+	for _, tr := range with.traces {
+		for _, s := range tr.Spans {
+			if s.Attributes["server.port"] != int64(7070) {
+				t.Errorf("%s: server.port %#v, want 7070 (the flow passed to wt_parse)", s.Name, s.Attributes["server.port"])
+			}
+		}
+	}
 	if st.Driver.FlowsUnrecognised != 0 || st.Driver.ParseErrors != 0 {
 		t.Errorf("with the plugin: %d unrecognised flows, %d parse errors", st.Driver.FlowsUnrecognised, st.Driver.ParseErrors)
 	}

@@ -64,11 +64,14 @@ func (p *Plugin) sniffTCP(data []byte) protocols.Direction {
 	return protocols.DirUnknown
 }
 
+var _ protocols.FlowReceiver = (*parser)(nil)
+
 // parser is a protocols.Parser backed by wt_parse. It keeps no message
 // state: the driver keeps the unconsumed bytes and offers them again.
 type parser struct {
 	p    *Plugin
 	name string
+	flow *protocols.Flow // nil until SetFlow
 	gap  [3]bool // bytes were lost before the next bytes of a direction
 	last string  // the last operation name, reused to spare allocations
 }
@@ -84,7 +87,7 @@ func (ps *parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mes
 	if ps.gap[dir%3] {
 		flags |= 2
 	}
-	in.stage(nil, dir, protocols.KindUnknown, false, flags, ps.name, "", data, p.cfg.MaxInput)
+	in.stage(ps.flow, dir, protocols.KindUnknown, false, flags, ps.name, "", data, p.cfg.MaxInput)
 	limit := min(len(data), p.cfg.MaxInput)
 	v, err := p.call(in, in.parse)
 	if err != nil {
@@ -162,6 +165,10 @@ func (ps *parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mes
 	}
 	return consumed, done, nil
 }
+
+// SetFlow implements protocols.FlowReceiver: wt_parse gets the flow's
+// addresses, ports and id.
+func (ps *parser) SetFlow(f *protocols.Flow) { ps.flow = f }
 
 // Gap implements protocols.Parser: the plugin is told (flags bit 1) on
 // the next call, and may look for the next message boundary.

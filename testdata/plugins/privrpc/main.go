@@ -119,6 +119,7 @@ func parse(n uint32) uint64 {
 		out.Field("name", string(method))
 		out.Attr("rpc.system", "privrpc")
 		out.Attr("rpc.method", string(method))
+		out.Int("server.port", int64(m.Server.Port())) // the host passes the flow
 	} else {
 		out.Field("kind", "response")
 		if b[7] == 0 {
