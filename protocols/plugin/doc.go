@@ -68,6 +68,7 @@
 //	40   8     flow id (unique per pipeline, not across pipelines)
 //
 // (wt_sniff gets no flow: the addresses, ports and id are zero.)
+//
 //	48   2     P: length of the protocol name
 //	50   2     N: length of the message name (operation, e.g. "POST /pay")
 //	52   4     L: length of the payload

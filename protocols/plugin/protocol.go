@@ -72,8 +72,8 @@ type parser struct {
 	p    *Plugin
 	name string
 	flow *protocols.Flow // nil until SetFlow
-	gap  [3]bool // bytes were lost before the next bytes of a direction
-	last string  // the last operation name, reused to spare allocations
+	gap  [3]bool         // bytes were lost before the next bytes of a direction
+	last string          // the last operation name, reused to spare allocations
 }
 
 // Parse implements protocols.Parser.
