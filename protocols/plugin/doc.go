@@ -66,13 +66,12 @@
 //	36   2     client port
 //	38   2     server port
 //	40   8     flow id (unique per pipeline, not across pipelines)
-//
-// (wt_sniff gets no flow: the addresses, ports and id are zero.)
-//
 //	48   2     P: length of the protocol name
 //	50   2     N: length of the message name (operation, e.g. "POST /pay")
 //	52   4     L: length of the payload
 //	56   P+N+L protocol name, message name, payload
+//
+// wt_sniff gets no flow: its addresses, ports and flow id are zero.
 //
 // The payload is, for wt_inspect, the bytes the parser consumed for the
 // message as they crossed the wire (for HTTP/1 the header block and the
