@@ -191,6 +191,15 @@ func Compile(ctx context.Context, file string, wasm []byte, cfg *Config) (*Plugi
 			return fail(fmt.Errorf("%w: no exported function %s", ErrABI, fn))
 		}
 	}
+	for name, def := range exports {
+		want, ok := signatures[name]
+		if !ok {
+			continue
+		}
+		if got := signature(def.ParamTypes(), def.ResultTypes()); got != want {
+			return fail(fmt.Errorf("%w: %s has signature %s, want %s", ErrABI, name, got, want))
+		}
+	}
 	_, p.inspect = exports["wt_inspect"]
 	_, sniff := exports["wt_sniff"]
 	_, parse := exports["wt_parse"]
@@ -225,6 +234,28 @@ func Compile(ctx context.Context, file string, wasm []byte, cfg *Config) (*Plugi
 	p.free = append(p.free, in)
 	p.log.Info("plugin: loaded", "file", file, "name", p.name, "inspect", p.inspect, "protocol", info["protocol"])
 	return p, nil
+}
+
+// signatures are the ABI's exported functions, as signature writes them.
+var signatures = map[string]string{
+	"wt_abi_version": "() -> (i32)",
+	"wt_alloc":       "(i32) -> (i32)",
+	"wt_info":        "() -> (i64)",
+	"wt_inspect":     "(i32) -> (i64)",
+	"wt_sniff":       "(i32) -> (i32)",
+	"wt_parse":       "(i32) -> (i64)",
+}
+
+// signature writes a function type as "(i32) -> (i64)".
+func signature(params, results []api.ValueType) string {
+	list := func(ts []api.ValueType) string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(out, ", ") + ")"
+	}
+	return list(params) + " -> " + list(results)
 }
 
 func validName(s string) bool {

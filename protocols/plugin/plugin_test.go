@@ -312,20 +312,25 @@ func TestOpenErrors(t *testing.T) {
 	// A valid module that exports nothing: (module).
 	empty := filepath.Join(dir, "empty.wasm")
 	os.WriteFile(empty, []byte{0, 'a', 's', 'm', 1, 0, 0, 0}, 0o644)
+	// Every ABI function exported, all of type () -> ().
+	badSig := filepath.Join(dir, "badsig.wasm")
+	os.WriteFile(badSig, voidModule("wt_abi_version", "wt_alloc", "wt_info", "wt_inspect"), 0o644)
 	for _, tc := range []struct {
 		name, path string
 		wantABI    bool
+		wantIn     string
 	}{
-		{"missing file", filepath.Join(dir, "nope.wasm"), false},
-		{"not wasm", notWasm, false},
-		{"no exports", empty, true},
+		{"missing file", filepath.Join(dir, "nope.wasm"), false, "nope.wasm"},
+		{"not wasm", notWasm, false, "bad.wasm"},
+		{"no exports", empty, true, "no exported function wt_abi_version"},
+		{"wrong signatures", badSig, true, "has signature () -> (), want"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := plugin.Open(context.Background(), tc.path, nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !strings.HasPrefix(err.Error(), "plugin: ") || errors.Is(err, plugin.ErrABI) != tc.wantABI {
+			if !strings.HasPrefix(err.Error(), "plugin: ") || !strings.Contains(err.Error(), tc.wantIn) || errors.Is(err, plugin.ErrABI) != tc.wantABI {
 				t.Errorf("error %q (ErrABI %v)", err, errors.Is(err, plugin.ErrABI))
 			}
 		})
@@ -369,4 +374,28 @@ func TestHostileKinds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// voidModule returns a WebAssembly module that exports functions of the
+// given names, each of type () -> () with an empty body.
+func voidModule(names ...string) []byte {
+	section := func(id byte, content []byte) []byte {
+		return append([]byte{id, byte(len(content))}, content...)
+	}
+	n := byte(len(names))
+	m := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	m = append(m, section(1, []byte{1, 0x60, 0, 0})...) // one type: () -> ()
+	funcs := []byte{n}
+	exports := []byte{n}
+	code := []byte{n}
+	for i, name := range names {
+		funcs = append(funcs, 0)
+		exports = append(exports, byte(len(name)))
+		exports = append(exports, name...)
+		exports = append(exports, 0, byte(i)) // a function, its index
+		code = append(code, 2, 0, 0x0b)       // body: no locals, end
+	}
+	m = append(m, section(3, funcs)...)
+	m = append(m, section(7, exports)...)
+	return append(m, section(10, code)...)
 }
