@@ -14,7 +14,12 @@
 //     into requests and responses (parse). Plugin.Protocol is the
 //     protocols.Protocol to register, sniffed after the built-in ones.
 //
-// # Limits
+// # Sandbox and limits
+//
+// An instance gets WASI preview 1 with nothing granted: no file system,
+// network, environment or arguments, stdout and stderr discarded, wazero's
+// fixed clock and deterministic random source. A plugin is thus a function
+// of its input, and replays stay reproducible.
 //
 // Each call runs under a time limit (Config.Timeout, 50 ms by default),
 // enforced by wazero closing the module when its context is done, and
