@@ -4,12 +4,21 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api bpf clean dist package nfpm
+.PHONY: all build plugins demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api bpf clean dist package nfpm
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/wiretrace
+
+# The example WebAssembly plugins (testdata/plugins/NAME) into
+# bin/NAME.wasm: GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared (a WASI
+# reactor with //go:wasmexport functions). See README, Plugins.
+PLUGINS := txnjson privrpc hostile
+plugins:
+	@for p in $(PLUGINS); do \
+	  GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -buildmode=c-shared -o bin/$$p.wasm ./testdata/plugins/$$p || exit 1; \
+	done
 
 # Replay the bundled demo capture and print its traces.
 demo: build

@@ -22,6 +22,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/mysql"
 	"github.com/wiretrace/wiretrace/protocols/nats"
 	"github.com/wiretrace/wiretrace/protocols/openwire"
+	"github.com/wiretrace/wiretrace/protocols/plugin"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
 	"github.com/wiretrace/wiretrace/protocols/stomp"
@@ -49,8 +50,8 @@ type Config struct {
 	// Assembler configures TCP reassembly and connection timeouts.
 	Assembler decode.AssemblerConfig
 	// Driver configures protocol detection. Its Registry, when set,
-	// replaces the registry built from Protocols and the built-in
-	// protocols; its Parser field is ignored (Parser below is used).
+	// replaces the registry built from Protocols, the plugins' and the
+	// built-in protocols; its Parser field is ignored (Parser below is used).
 	Driver protocols.DriverConfig
 	// Parser configures the protocol parsers.
 	Parser protocols.Config
@@ -60,9 +61,15 @@ type Config struct {
 	// Protocols are extra protocols, sniffed after the built-in ones (see
 	// DefaultProtocols), or instead of them with ReplaceProtocols.
 	Protocols []*protocols.Protocol
-	// ReplaceProtocols drops the built-in protocols: only Protocols are
-	// recognised.
+	// ReplaceProtocols drops the built-in protocols: only Protocols (and
+	// the plugins' protocols) are recognised.
 	ReplaceProtocols bool
+	// Plugins are WebAssembly plugins (protocols/plugin) opened by the
+	// caller, who closes them after the pipeline: the protocols they parse
+	// are sniffed after Protocols, and those that inspect are shown every
+	// message (Driver.Inspector, unless set). One Plugin may serve several
+	// pipelines at once. None, the default, costs nothing.
+	Plugins []*plugin.Plugin
 	// Logger receives lifecycle events and rate-limited anomalies, never
 	// packets. Nil discards them.
 	Logger *slog.Logger
@@ -90,11 +97,42 @@ func (c *Config) Registry() *protocols.Registry {
 	if c.Driver.Registry != nil {
 		return c.Driver.Registry
 	}
+	return protocols.NewRegistry(c.protocols()...)
+}
+
+// protocols lists the protocols of the registry, in priority order.
+func (c *Config) protocols() []*protocols.Protocol {
 	var ps []*protocols.Protocol
 	if !c.ReplaceProtocols {
 		ps = DefaultProtocols()
 	}
-	return protocols.NewRegistry(append(ps, c.Protocols...)...)
+	ps = append(ps, c.Protocols...)
+	for _, p := range c.Plugins {
+		if p != nil && p.Protocol() != nil {
+			ps = append(ps, p.Protocol())
+		}
+	}
+	return ps
+}
+
+// DriverConfig returns the protocol driver's configuration that cfg
+// selects: Driver with its Registry (see Registry), Parser and, when
+// Driver.Inspector is not set and a plugin inspects, an Inspector of the
+// plugins. Every pipeline, and each worker of a parallel one, uses it.
+func (c *Config) DriverConfig() protocols.DriverConfig {
+	if c == nil {
+		c = &Config{}
+	}
+	dc := c.Driver
+	dc.Registry = c.Registry()
+	pc := c.Parser
+	dc.Parser = &pc
+	if dc.Inspector == nil {
+		if in := plugin.NewInspector(c.Plugins...); in != nil {
+			dc.Inspector = in
+		}
+	}
+	return dc
 }
 
 // Validate reports the first inconsistency in c: a nil or unnamed protocol,
@@ -116,11 +154,12 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("wiretrace: config: protocol %q (Protocols[%d]) has neither New nor NewDatagram", p.Name, i)
 			}
 		}
-		var ps []*protocols.Protocol
-		if !c.ReplaceProtocols {
-			ps = DefaultProtocols()
+		for i, p := range c.Plugins {
+			if p == nil {
+				return fmt.Errorf("wiretrace: config: Plugins[%d] is nil", i)
+			}
 		}
-		for _, p := range append(ps, c.Protocols...) {
+		for _, p := range c.protocols() {
 			if seen[p.Name] {
 				return fmt.Errorf("wiretrace: config: protocol %q registered twice", p.Name)
 			}
@@ -180,10 +219,7 @@ func New(cfg *Config, sink correlate.Sink) (*Pipeline, error) {
 		cc.Logger = cfg.Logger
 	}
 	p.b = correlate.NewBuilder(&cc, sink)
-	dc := cfg.Driver
-	dc.Registry = cfg.Registry()
-	pc := cfg.Parser
-	dc.Parser = &pc
+	dc := cfg.DriverConfig()
 	p.drv = protocols.NewDriver(&dc, p.b)
 	p.dec = decode.NewDecoder(&cfg.Decode)
 	p.asm = decode.NewAssembler(&cfg.Assembler, p.drv)

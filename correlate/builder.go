@@ -382,6 +382,14 @@ func statusOf(s *Span, m *protocols.Message) string {
 	return StatusOK
 }
 
+// Bounds of custom correlation keys (protocols.LinkKeyPrefix) per span: how
+// many, and how long a name and a value may be; others are ignored.
+const (
+	maxCustomLinks    = 8
+	maxCustomKeyLen   = 64
+	maxCustomValueLen = 256
+)
+
 // maxMultiLinks bounds the values of multi-valued link keys kept per span
 // (Kafka topic partitions and offsets, queue handoffs).
 const maxMultiLinks = 64
@@ -453,6 +461,14 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 				set("sw8_trace_id", t)
 				set("sw8_segment_id", seg)
 				set("sw8_span_id", sp)
+			}
+		default:
+			if strings.HasPrefix(l.Key, protocols.LinkKeyPrefix) && len(l.Key) > len(protocols.LinkKeyPrefix) &&
+				len(l.Key) <= maxCustomKeyLen && len(v) <= maxCustomValueLen && s.custom < maxCustomLinks {
+				if _, ok := s.Links[l.Key]; !ok && v != "" {
+					s.custom++
+					set(l.Key, v)
+				}
 			}
 		}
 	}

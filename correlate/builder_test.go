@@ -75,6 +75,10 @@ func xrid(v string) []protocols.Attr {
 	return []protocols.Attr{protocols.String(protocols.LinkXRequestID, v)}
 }
 
+func custom(k, v string) []protocols.Attr {
+	return []protocols.Attr{protocols.String(k, v)}
+}
+
 // shape summarises a trace as "name<-parent name (reason)" lines.
 func shape(t *correlate.Trace) []string {
 	var out []string
@@ -148,6 +152,28 @@ func TestLinking(t *testing.T) {
 				{flow: gwOut, name: "GET /late", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: xrid("req-9")},
 			},
 			want: [][]string{{"GET /a [a] ok", "GET /late [a] ok <- GET /a [a] (x_request_id)"}},
+		},
+		{
+			name: "custom link key links like an x-request-id",
+			exchanges: []exchange{
+				{flow: gwIn, name: "POST /pay", start: 0, end: 1 * ms, seq: 1, reqLinks: custom("key_txn", "TX-0001")},
+				{flow: gwOut, name: "POST /ledger", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: custom("key_txn", "TX-0001")},
+				{flow: gwOut, name: "POST /other", start: 4 * ms, end: 5 * ms, seq: 3, reqLinks: custom("key_txn", "TX-0002")},
+				{flow: beOut, name: "POST /unprefixed", start: 4 * ms, end: 5 * ms, seq: 4, reqLinks: custom("txn", "TX-0001")},
+			},
+			want: [][]string{
+				{"POST /pay [a] ok", "POST /ledger [a] ok <- POST /pay [a] (link_key)"},
+				{"POST /other [a] ok"},
+				{"POST /unprefixed [a] ok"},
+			},
+		},
+		{
+			name: "custom keys of different names do not join",
+			exchanges: []exchange{
+				{flow: gwIn, name: "POST /pay", start: 0, end: 1 * ms, seq: 1, reqLinks: custom("key_a", "same-value")},
+				{flow: gwOut, name: "POST /ledger", start: 2 * ms, end: 3 * ms, seq: 2, reqLinks: custom("key_b", "same-value")},
+			},
+			want: [][]string{{"POST /pay [a] ok"}, {"POST /ledger [a] ok"}},
 		},
 		{
 			// The same key on a span that started before the request

@@ -322,6 +322,8 @@ func sharedKey(p, s *Span) string {
 		reason = ReasonXRequestID
 	case s.adopted != "" && s.adopted == p.adopted:
 		reason = ReasonTraceHeader
+	case sharesCustomKey(p, s):
+		reason = ReasonLinkKey
 	default:
 		return ""
 	}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tidwall/btree"
+
+	"github.com/wiretrace/wiretrace/protocols"
 )
 
 // group is a set of spans joined by shared keys: one trace in the making.
@@ -138,11 +141,41 @@ func (l *Linker) spanKeys(s *Span) []string {
 			s.adoptedFromRequestID = true
 		}
 	}
+	if s.custom > 0 {
+		ks = append(ks, customKeys(s)...)
+	}
 	s.keyed = len(ks) > 0
 	if _, ok := s.Links["req_tcp_seq"]; ok {
 		ks = append(ks, seqKey(s))
 	}
 	return ks
+}
+
+// customKeys returns the join keys of s's custom correlation keys
+// (protocols.LinkKeyPrefix) with a usable value, in name order.
+func customKeys(s *Span) []string {
+	var ks []string
+	for k, v := range s.Links {
+		if strings.HasPrefix(k, protocols.LinkKeyPrefix) && usableRequestID(v) {
+			ks = append(ks, "k:"+k+"="+v)
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// sharesCustomKey reports whether p and s carry a custom correlation key
+// of the same name and a usable, equal value.
+func sharesCustomKey(p, s *Span) bool {
+	if p.custom == 0 || s.custom == 0 {
+		return false
+	}
+	for k, v := range s.Links {
+		if strings.HasPrefix(k, protocols.LinkKeyPrefix) && usableRequestID(v) && p.Links[k] == v {
+			return true
+		}
+	}
+	return false
 }
 
 // usableRequestID rejects request ids that cannot identify one request:

@@ -39,6 +39,10 @@ const (
 	// Attributor (the eBPF extension) reports the threads. It is an
 	// addition to the span format's list.
 	ReasonSameThread = "same_thread"
+	// ReasonLinkKey links spans that share a custom correlation key
+	// (protocols.LinkKeyPrefix, e.g. from a plugin), the way an
+	// X-Request-ID does. It is an addition to the span format's list.
+	ReasonLinkKey = "link_key"
 )
 
 // Process attributes (OpenTelemetry semantic conventions) that spans get
@@ -151,6 +155,8 @@ type Span struct {
 	// whether each was found.
 	reqTask, respTask   Task
 	reqState, respState taskState
+	// custom counts the custom keys (protocols.LinkKeyPrefix) in Links.
+	custom int
 	// late is set on a span still waiting for its response when the rest
 	// of its trace was emitted early; it is held in a trace of its own.
 	late bool

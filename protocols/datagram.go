@@ -40,6 +40,8 @@ type udpFlow struct {
 	last   int64
 	sniffs int  // datagrams sniffed without recognising the protocol
 	dead   bool // declared unrecognised
+	// noInspect is set when the Inspector gave up on this flow.
+	noInspect bool
 }
 
 // Datagram handles one UDP packet: the datagrams of a flow are sniffed
@@ -92,6 +94,7 @@ func (d *Driver) Datagram(p *decode.Packet) {
 			d.stats.BytesUnparsed += uint64(len(data))
 			return
 		}
+		raw := data[:n]
 		data = data[n:]
 		if done {
 			if p.Missing > 0 {
@@ -102,6 +105,14 @@ func (d *Driver) Datagram(p *decode.Packet) {
 			m.Start, m.End = p.Timestamp, p.Timestamp
 			m.Outbound = p.Direction == capture.DirectionOutbound
 			m.Inbound = p.Direction == capture.DirectionInbound
+			if in := d.cfg.Inspector; in != nil && !f.noInspect {
+				if len(raw) > d.cfg.MaxInspectBytes {
+					raw = raw[:d.cfg.MaxInspectBytes]
+				}
+				if !in.Inspect(&f.flow, dir, raw, m) {
+					f.noInspect = true
+				}
+			}
 			d.stats.Messages++
 			d.h.Message(&f.flow, m)
 		}
@@ -139,6 +150,9 @@ func (d *Driver) startDatagram(f *udpFlow, p *decode.Packet, src, dst netip.Addr
 	if pd == ToClient {
 		f.flow.Client, f.flow.Server = dst, src
 		f.flow.Tunnel = p.Tunnel.Reverse()
+	}
+	if fr, ok := f.parser.(FlowReceiver); ok {
+		fr.SetFlow(&f.flow)
 	}
 	d.stats.FlowsRecognised++
 }

@@ -41,6 +41,22 @@ type Handler interface {
 	FlowEnd(f *Flow, ts int64)
 }
 
+// Inspector looks at each complete message with the bytes it was made of
+// and may add correlation keys and attributes the parser does not know (a
+// WebAssembly plugin host implements it, see protocols/plugin). A Driver
+// with no Inspector keeps no message bytes and makes no call.
+type Inspector interface {
+	// Inspect is called for each message before the Handler gets it. raw
+	// holds the bytes the parser consumed for the message as they crossed
+	// the wire (for HTTP/1 the header block and the body, chunk framing
+	// included), at most DriverConfig.MaxInspectBytes of them: the first
+	// bytes of a longer message. raw and m are valid only during the call;
+	// Inspect may append to m.Links and m.Attrs (copying what it keeps).
+	// It returns false to be called no more for this flow (the inspector
+	// failed on it); the flow's messages still reach the Handler.
+	Inspect(f *Flow, dir Direction, raw []byte, m *Message) bool
+}
+
 // DriverConfig configures a Driver. The zero value of each field is its
 // default.
 type DriverConfig struct {
@@ -64,6 +80,14 @@ type DriverConfig struct {
 	// MaxDatagramFlows bounds the UDP flows tracked; datagrams of new flows
 	// beyond it are counted and dropped. 0 means 65536.
 	MaxDatagramFlows int
+	// Inspector, when set, is shown every message with its bytes. It is
+	// shared by every flow of the driver; drivers that run side by side
+	// may share one Inspector only if it is safe for concurrent use.
+	Inspector Inspector
+	// MaxInspectBytes bounds the bytes of one message kept for the
+	// Inspector, per flow and direction while the message is read; 0
+	// means 16 KiB.
+	MaxInspectBytes int
 }
 
 // DriverStats counts what the driver did and dropped.
@@ -153,6 +177,9 @@ func NewDriver(cfg *DriverConfig, h Handler) *Driver {
 	if d.cfg.MaxDatagramFlows <= 0 {
 		d.cfg.MaxDatagramFlows = defaultDatagramFlows
 	}
+	if d.cfg.MaxInspectBytes <= 0 {
+		d.cfg.MaxInspectBytes = 16 << 10
+	}
 	return d
 }
 
@@ -194,6 +221,42 @@ type dirState struct {
 	msgDir   capture.Direction
 	lastTS   int64 // capture time of the last byte received
 	ended    bool
+	raw      []byte // bytes of the message in progress, for the Inspector
+}
+
+// keepRaw appends bytes consumed for the message in progress to ds.raw,
+// bounded by MaxInspectBytes.
+func (s *stream) keepRaw(ds *dirState, b []byte) {
+	room := s.d.cfg.MaxInspectBytes - len(ds.raw)
+	if room <= 0 {
+		return
+	}
+	if len(b) > room {
+		b = b[:room]
+	}
+	ds.raw = append(ds.raw, b...)
+}
+
+// inspect shows m and the bytes it was made of to the Inspector.
+func (s *stream) inspect(ds *dirState, m *Message) {
+	in := s.d.cfg.Inspector
+	if in == nil {
+		return
+	}
+	if !s.noInspect {
+		pd := ToServer
+		if ds != &s.dirs[s.reqDir] {
+			pd = ToClient
+		}
+		if !in.Inspect(&s.flow, pd, ds.raw, m) {
+			s.noInspect = true
+		}
+	}
+	if cap(ds.raw) > 4096 {
+		ds.raw = nil // keep no large buffer per idle flow
+	} else {
+		ds.raw = ds.raw[:0]
+	}
 }
 
 type stream struct {
@@ -209,6 +272,8 @@ type stream struct {
 	// Sniff still decides the direction when it can, else forcedReq does.
 	forced    *Protocol
 	forcedReq decode.Dir
+	// noInspect is set when the Inspector gave up on this flow.
+	noInspect bool
 }
 
 func (s *stream) start(p *Protocol, reqDir decode.Dir) {
@@ -223,6 +288,9 @@ func (s *stream) start(p *Protocol, reqDir decode.Dir) {
 	} else {
 		s.flow.Client, s.flow.Server = s.conn.Server, s.conn.Client
 		s.flow.Tunnel = s.conn.Tunnel.Reverse()
+	}
+	if fr, ok := s.parser.(FlowReceiver); ok {
+		fr.SetFlow(&s.flow)
 	}
 	s.d.stats.FlowsRecognised++
 }
@@ -375,6 +443,9 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 			s.kill()
 			return
 		}
+		if s.d.cfg.Inspector != nil && !s.noInspect && n > 0 {
+			s.keepRaw(ds, buf[off:off+n])
+		}
 		off += n
 		if done {
 			s.emit(ds, m, ts)
@@ -387,6 +458,7 @@ func (s *stream) feed(d decode.Dir, data []byte, ts int64, out capture.Direction
 			// The bytes belonged to no message: the next one starts
 			// where the following bytes do.
 			ds.active = false
+			ds.raw = ds.raw[:0]
 		}
 	}
 	rest := buf[off:]
@@ -433,6 +505,9 @@ func (s *stream) salvage(ds *dirState, pd Direction) bool {
 	if !sv.Salvage(pd, ds.tail, m) {
 		return false
 	}
+	if s.d.cfg.Inspector != nil && !s.noInspect {
+		s.keepRaw(ds, ds.tail)
+	}
 	if !ds.active {
 		// The message started at the tail's first byte.
 		ds.msgStart, ds.msgDir = ds.tailTS, ds.tailOut
@@ -450,6 +525,7 @@ func (s *stream) emit(ds *dirState, m *Message, ts int64) {
 		m.End = m.Start
 	}
 	ds.active = false
+	s.inspect(ds, m)
 	s.d.stats.Messages++
 	s.d.h.Message(&s.flow, m)
 }

@@ -127,6 +127,15 @@ const (
 	LinkHandoffRecv         = "handoff_recv"
 	LinkKafkaTopicPartition = "kafka_topic_partition"
 	LinkKafkaOffset         = "kafka_offset"
+
+	// LinkKeyPrefix starts the name of a custom correlation key, one that
+	// no built-in rule knows (a transaction serial in a JSON body, an id in
+	// a private RPC header), typically added by a plugin: a link
+	// "key_txn_serial" = "TX-1". correlate treats every such key like
+	// LinkXRequestID: spans that carry the same name and value join one
+	// trace, and the span served by a host is the parent of the spans that
+	// host sends with the same key.
+	LinkKeyPrefix = "key_"
 )
 
 // Message is one request or response. A parser fills a caller-owned
@@ -220,6 +229,14 @@ type Salvager interface {
 	// Partial) and return true; the parser then treats that message as
 	// emitted and the following Gap as falling inside it.
 	Salvage(dir Direction, tail []byte, msg *Message) bool
+}
+
+// FlowReceiver is implemented by parsers that want to know their flow
+// (addresses, ports, id), e.g. to pass it on to a plugin. The driver calls
+// SetFlow once, before the first Parse; f stays valid, and unchanged, for
+// the life of the parser.
+type FlowReceiver interface {
+	SetFlow(f *Flow)
 }
 
 // Idler is implemented by parsers that consume bytes belonging to no

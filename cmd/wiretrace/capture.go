@@ -127,6 +127,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if err != nil {
 		return err
 	}
+	defer o.closePlugins()
 	lc, err := c.liveConfig()
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if o.metricsAddr != "" {
 		p = &pipeline{}
 		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) },
-			func(f func(string, uint64)) { ebpfStats(tracer, f) })
+			func(f func(string, uint64)) { ebpfStats(tracer, f) }, o.pluginStats)
 		sink = m.Sink(sink)
 		src = &unlockedReads{Source: src, mu: &p.mu}
 		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)

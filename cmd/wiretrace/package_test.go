@@ -177,7 +177,7 @@ func TestPackageDeb(t *testing.T) {
 	// (the defaults) and with every example setting uncommented.
 	ibin := filepath.Join(root, "usr/bin/wiretrace")
 	conf := filepath.Join(root, "etc/wiretrace/wiretrace.yaml")
-	if got := string(runCmd(t, ibin, "version")); !strings.Contains(got, "v0.0.0-test") || !strings.Contains(got, "ebpf: yes, wasm: no") {
+	if got := string(runCmd(t, ibin, "version")); !strings.Contains(got, "v0.0.0-test") || !strings.Contains(got, "ebpf: yes, wasm: yes") {
 		t.Errorf("version:\n%s", got)
 	}
 	runCmd(t, ibin, "config", "--config", conf)

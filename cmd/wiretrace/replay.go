@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/wiretrace/wiretrace/correlate/otlp"
 	"github.com/wiretrace/wiretrace/correlate/summary"
 	"github.com/wiretrace/wiretrace/correlate/tree"
+	"github.com/wiretrace/wiretrace/protocols/plugin"
 )
 
 // outputFlags are the flags shared by every command that emits traces.
@@ -48,6 +50,11 @@ type outputFlags struct {
 	otlp         *otlp.Exporter // set by openSink when --otlp-endpoint is given
 	vxlanPorts   []uint
 	metricsAddr  string
+
+	plugins       []string
+	pluginTimeout time.Duration
+	pluginMemory  uint
+	loaded        []*plugin.Plugin // set by engineConfig; closePlugins closes them
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -74,6 +81,48 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&o.serviceNames, "service-name", nil, "service name `ADDR=NAME` for an ip or ip:port, for OTLP, --format html and --watch (repeatable; default: the server's ip:port, a client's ip)")
 	f.UintSliceVar(&o.vxlanPorts, "vxlan-port", nil, "UDP `PORT`s decoded as VXLAN besides 4789 (e.g. 8472, Linux's default)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR`/metrics (e.g. 127.0.0.1:9464)")
+	f.StringArrayVar(&o.plugins, "plugin", nil, "load the WebAssembly plugin `FILE.wasm`: link keys, attributes or a protocol (repeatable; see README, Plugins)")
+	f.DurationVar(&o.pluginTimeout, "plugin-timeout", plugin.DefaultTimeout, "time limit of one plugin call; a call stopped is counted and its flow given up")
+	f.UintVar(&o.pluginMemory, "plugin-memory", plugin.DefaultMemoryLimitPages/16, "memory limit of each plugin instance, in `MiB` (0: 64)")
+}
+
+// pluginCache keeps compiled plugins for the life of the process, so that
+// a plugin loaded again (serve's restarts, the tests' repeated commands)
+// is not compiled again.
+var pluginCache = plugin.NewCache()
+
+// openPlugins loads the --plugin files.
+func (o *outputFlags) openPlugins() error {
+	if o.pluginMemory > 4096 {
+		return fmt.Errorf("--plugin-memory %d: want at most 4096 MiB", o.pluginMemory)
+	}
+	pc := &plugin.Config{Timeout: o.pluginTimeout, MemoryLimitPages: uint32(o.pluginMemory * 16), Cache: pluginCache}
+	names := map[string]string{}
+	for _, path := range o.plugins {
+		if path = strings.TrimSpace(path); path == "" {
+			continue
+		}
+		p, err := plugin.Open(context.Background(), path, pc)
+		if err != nil {
+			o.closePlugins()
+			return err
+		}
+		o.loaded = append(o.loaded, p)
+		if prev, dup := names[p.Name()]; dup {
+			o.closePlugins()
+			return fmt.Errorf("--plugin %s: plugin %q is already loaded from %s", path, p.Name(), prev)
+		}
+		names[p.Name()] = path
+	}
+	return nil
+}
+
+// closePlugins releases the plugins engineConfig loaded.
+func (o *outputFlags) closePlugins() {
+	for _, p := range o.loaded {
+		p.Close(context.Background())
+	}
+	o.loaded = nil
 }
 
 // otlpConfig turns the OTLP flags into the exporter's Config.
@@ -104,11 +153,23 @@ func (o *outputFlags) serviceNameMap() (map[string]string, error) {
 	return parseServiceNames(o.serviceNames)
 }
 
-// sinkStats adds the sinks' counters (the OTLP exporter's) to add.
+// sinkStats adds the sinks' counters (the OTLP exporter's) and the
+// plugins' (plugin_NAME_COUNTER) to add.
 func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
 	if o.otlp != nil {
 		st := o.otlp.Stats()
 		st.Each(add)
+	}
+	o.pluginStats(add)
+}
+
+// pluginStats adds the loaded plugins' counters, as plugin_NAME_COUNTER,
+// to add (the stats line and the metrics).
+func (o *outputFlags) pluginStats(add func(name string, v uint64)) {
+	for _, p := range o.loaded {
+		st := p.Stats()
+		prefix := "plugin_" + strings.ReplaceAll(p.Name(), "-", "_") + "_"
+		st.Each(func(name string, v uint64) { add(prefix+name, v) })
 	}
 }
 
@@ -132,14 +193,20 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 		}
 		cfg.Correlate.LocalNets = append(cfg.Correlate.LocalNets, p)
 	}
-	reg := engine.Registry()
+	if err := o.openPlugins(); err != nil {
+		return nil, err
+	}
+	cfg.Plugins = o.loaded
+	reg := cfg.Registry()
 	for _, pp := range o.protocolPorts {
 		port, name, ok := strings.Cut(pp, "=")
 		n, err := strconv.ParseUint(port, 10, 16)
 		if !ok || err != nil {
+			o.closePlugins()
 			return nil, fmt.Errorf("--protocol %q: want PORT=NAME", pp)
 		}
 		if reg.Lookup(name) == nil {
+			o.closePlugins()
 			return nil, fmt.Errorf("--protocol %q: unknown protocol %q (see 'wiretrace protocols')", pp, name)
 		}
 		if cfg.Driver.PortProtocols == nil {
@@ -151,6 +218,7 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	cfg.Correlate.MaxPendingSpans = o.maxPending
 	cfg.Correlate.NoTimingLinks = !o.timingLinks
 	if o.timingMinConf < 0 || o.timingMinConf > 1 {
+		o.closePlugins()
 		return nil, fmt.Errorf("--timing-min-confidence %v: want 0..1", o.timingMinConf)
 	}
 	cfg.Correlate.TimingMinConfidence = o.timingMinConf
@@ -160,6 +228,7 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	cfg.Assembler.IdleTimeout = o.idle
 	for _, p := range o.vxlanPorts {
 		if p == 0 || p > 65535 {
+			o.closePlugins()
 			return nil, fmt.Errorf("--vxlan-port %d: not a UDP port", p)
 		}
 		cfg.Decode.VXLANPorts = append(cfg.Decode.VXLANPorts, uint16(p))
@@ -293,6 +362,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if err != nil {
 		return err
 	}
+	defer o.closePlugins()
 	var srcs []capture.Source
 	var total int64
 	defer func() {
@@ -330,7 +400,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 			return errors.New("--metrics-addr works with --workers 1 only, for now")
 		}
 		p = &pipeline{}
-		m := p.newMetrics(nil)
+		m := p.newMetrics(nil, o.pluginStats)
 		sink = m.Sink(sink)
 		src = &unlockedReads{Source: src, mu: &p.mu}
 		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)

@@ -217,6 +217,7 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 	if err != nil {
 		return err
 	}
+	defer o.closePlugins()
 	names, err := parseServiceNames(o.serviceNames)
 	if err != nil {
 		return err
@@ -302,7 +303,7 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 		p.fs = filter.NewSource(src, flt)
 		src = p.fs
 	}
-	m := p.newMetrics(names, extra...)
+	m := p.newMetrics(names, append(extra, o.pluginStats)...)
 	p.eng = engine.New(cfg, m.Sink(sink))
 
 	mux := http.NewServeMux()

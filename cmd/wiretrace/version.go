@@ -18,15 +18,16 @@ var (
 	date   = ""
 )
 
-// optionalParts lists the build-tag dependent parts of the binary and
-// whether this build has them: the eBPF extension (Linux, without the
-// noebpf tag).
+// optionalParts lists the optional parts of the binary and whether this
+// build has them: the eBPF extension (Linux, without the noebpf tag) and
+// wasm, the WebAssembly plugin host (--plugin), always built in (pure Go)
+// and idle unless a plugin is loaded.
 func optionalParts() []string {
 	e := "ebpf: no"
 	if ebpf.Built {
 		e = "ebpf: yes"
 	}
-	return []string{e, "wasm: no"}
+	return []string{e, "wasm: yes"}
 }
 
 // buildVersion returns the version, commit and build date of the binary:

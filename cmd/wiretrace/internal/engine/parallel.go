@@ -66,11 +66,7 @@ func NewParallel(cfg *Config, sink correlate.Sink, n int) *Parallel {
 	for i := 0; i < n; i++ {
 		w := &worker{id: i, in: make(chan *inBatch, 4), out: make(chan *outBatch, 4),
 			free: make(chan *outBatch, 8), inFree: make(chan *inBatch, 8)}
-		dc := cfg.Driver
-		if dc.Registry == nil {
-			dc.Registry = cfg.Registry()
-		}
-		dc.Parser = &cfg.Parser
+		dc := cfg.DriverConfig()
 		w.drv = protocols.NewDriver(&dc, w)
 		w.dec = decode.NewDecoder(&cfg.Decode)
 		w.asm = decode.NewAssembler(&cfg.Assembler, w)
