@@ -13,6 +13,7 @@ import (
 	"github.com/wiretrace/wiretrace/decode"
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/dns"
+	"github.com/wiretrace/wiretrace/protocols/dubbo"
 	"github.com/wiretrace/wiretrace/protocols/http"
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
@@ -67,7 +68,7 @@ type Config struct {
 // lines and HTTP must have the first look. The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
 	return []*protocols.Protocol{http.Protocol, http2.Protocol, redis.Protocol,
-		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol}
+		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dubbo.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when

@@ -437,6 +437,10 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 				set("sw8_segment_id", seg)
 				set("sw8_span_id", sp)
 			}
+		case protocols.LinkEagleEyeTraceID:
+			if validEagleEye(v) {
+				set("eagleeye_trace_id", v)
+			}
 		}
 	}
 	return added

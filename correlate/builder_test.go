@@ -277,6 +277,9 @@ func TestTraceHeaderParsing(t *testing.T) {
 		{protocols.LinkUberTraceID, "5f3c2a1b:abc:0:1", map[string]string{"uber_trace_id": "0000000000000000000000005f3c2a1b", "uber_span_id": "0000000000000abc"}},
 		{protocols.LinkSW8, "1-MTIzLmFiYw==-c2VnLjE=-3-c3Zj-aW5zdA==-L2FwaQ==-MTAuMC4wLjE6ODA=",
 			map[string]string{"sw8_trace_id": "123.abc", "sw8_segment_id": "seg.1", "sw8_span_id": "3"}},
+		{protocols.LinkEagleEyeTraceID, "0ad1348f1403169275002100356696", map[string]string{"eagleeye_trace_id": "0ad1348f1403169275002100356696"}},
+		{protocols.LinkEagleEyeTraceID, "short", map[string]string{}},
+		{protocols.LinkEagleEyeTraceID, "0ad1348f14031692-75002100356696", map[string]string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -341,5 +344,31 @@ func TestSQLCommentLink(t *testing.T) {
 	want := []string{"GET /o [a] ok", "SELECT [a] ok <- GET /o [a] (sql_comment)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestEagleEyeLink checks that an EagleEye trace id is a trace id as sw8's
+// is: a Dubbo call carrying the one of the HTTP request its client host was
+// serving becomes that request's child, and both get the hashed id.
+func TestEagleEyeLink(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	web := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	rpc := protocols.Flow{ID: 2, Client: ap("10.0.0.2:6000"), Server: ap("10.0.0.3:20880"), Capture: "a", Protocol: "dubbo"}
+	ee := []protocols.Attr{protocols.String(protocols.LinkEagleEyeTraceID, "0ad1348f1403169275002100356696")}
+	b.Message(&web, &protocols.Message{Kind: protocols.Request, Name: "GET /o", Start: 0, End: 0, Links: ee})
+	b.Message(&rpc, &protocols.Message{Kind: protocols.Request, Name: "shop.Svc/get", Start: 1, End: 1, ID: 1, HasID: true, Links: ee})
+	b.Message(&rpc, &protocols.Message{Kind: protocols.Response, Start: 2, End: 2, ID: 1, HasID: true, Status: protocols.StatusOK})
+	b.Message(&web, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, Status: protocols.StatusOK})
+	b.Flush()
+	if len(s.traces) != 1 {
+		t.Fatalf("%d traces, want 1", len(s.traces))
+	}
+	want := []string{"GET /o [a] ok", "shop.Svc/get [a] ok <- GET /o [a] (trace_header)"}
+	if diff := cmp.Diff(want, shape(s.traces[0])); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if id := s.traces[0].ID; len(id) != 32 || id == s.traces[0].Spans[0].SpanID {
+		t.Errorf("trace id %q", id)
 	}
 }
