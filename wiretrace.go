@@ -17,6 +17,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/http"
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
+	"github.com/wiretrace/wiretrace/protocols/mongodb"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
@@ -68,7 +69,8 @@ type Config struct {
 // lines and HTTP must have the first look. The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
 	return []*protocols.Protocol{http.Protocol, http2.Protocol, redis.Protocol,
-		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dubbo.Protocol, dns.Protocol}
+		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dubbo.Protocol,
+		mongodb.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when
