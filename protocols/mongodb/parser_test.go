@@ -245,7 +245,7 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "legacy insert: no response",
-			in: []chunk{req(header(4, 0, 2002, append(append([]byte{0, 0, 0, 0}, "shop.orders\x00"...), docs[0]...)))},
+			in:   []chunk{req(header(4, 0, 2002, append(append([]byte{0, 0, 0, 0}, "shop.orders\x00"...), docs[0]...)))},
 			want: []sum{func() sum {
 				s := reqSum(4, "insert orders", nil, "mongodb.opcode", "OP_INSERT", "db.operation.name", "insert", "db.collection.name", "orders", "db.namespace", "shop")
 				s.NoResponse = true
