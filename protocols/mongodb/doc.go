@@ -47,7 +47,8 @@
 // command's string value, getMore's "collection", or the legacy full
 // collection name's second part), db.namespace ($db, or the full collection
 // name's first part) and, outside the conventions, mongodb.request_id and
-// mongodb.opcode ("OP_MSG", ...).
+// mongodb.opcode ("OP_MSG", ...; requests only, so the reply's does not
+// replace it in the span).
 //
 // Replies: Status is StatusError when the reply's ok is 0, OP_REPLY's
 // QueryFailure flag is set, or writeErrors is not empty; then error.type

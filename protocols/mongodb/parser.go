@@ -366,7 +366,9 @@ func (p *Parser) decode(dir protocols.Direction, data []byte, total int, msg *pr
 
 // op decodes the body of a message of opcode op; size is its whole size.
 func (p *Parser) op(op int32, body []byte, size int, reply bool, msg *protocols.Message) {
-	msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, opName(op)))
+	if !reply {
+		msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, opName(op)))
+	}
 	var c command
 	switch op {
 	case opMsg:
@@ -503,7 +505,9 @@ func itoa(v int64) string {
 // compressed decodes an OP_COMPRESSED message as the message it wraps.
 func (p *Parser) compressed(body []byte, total int, reply bool, msg *protocols.Message) {
 	if len(body) < 9 {
-		msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, "OP_COMPRESSED"))
+		if !reply {
+			msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, "OP_COMPRESSED"))
+		}
 		return
 	}
 	orig := int32(binary.LittleEndian.Uint32(body))
@@ -516,7 +520,10 @@ func (p *Parser) compressed(body []byte, total int, reply bool, msg *protocols.M
 		out, ok = p.dec.decompress(id, body[9:], size)
 	}
 	if !ok || opName(orig) == "" {
-		msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, opName(orig)), protocols.String(attrDecompressed, "false"))
+		if !reply {
+			msg.Attrs = append(msg.Attrs, protocols.String(attrOpcode, opName(orig)))
+		}
+		msg.Attrs = append(msg.Attrs, protocols.String(attrDecompressed, "false"))
 		if reply {
 			msg.Status = protocols.StatusOK
 		} else {

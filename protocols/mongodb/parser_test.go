@@ -111,7 +111,7 @@ func reqSum(id uint64, name string, links []string, kv ...string) sum {
 }
 
 func okSum(id uint64, kv ...string) sum {
-	s := sum{Kind: protocols.Response, ID: id, Status: protocols.StatusOK, Attrs: map[string]string{"mongodb.opcode": "OP_MSG"}}
+	s := sum{Kind: protocols.Response, ID: id, Status: protocols.StatusOK, Attrs: map[string]string{}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		s.Attrs[kv[i]] = kv[i+1]
 	}
@@ -212,7 +212,7 @@ func TestParse(t *testing.T) {
 				resp(opReply(1, 0, doc().AppendBoolean("ismaster", true).AppendDouble("ok", 1).Build())),
 			},
 			want: []sum{reqSum(1, "isMaster", nil, "mongodb.opcode", "OP_QUERY", "db.operation.name", "isMaster", "db.namespace", "admin"),
-				okSum(1, "mongodb.opcode", "OP_REPLY")},
+				okSum(1)},
 		},
 		{
 			name: "legacy find wrapped in $query, query failure",
@@ -223,7 +223,7 @@ func TestParse(t *testing.T) {
 			want: []sum{reqSum(2, "find orders", []string{"traceparent=" + tp}, "mongodb.opcode", "OP_QUERY", "db.operation.name", "find",
 				"db.collection.name", "orders", "db.namespace", "shop"),
 				func() sum {
-					s := okSum(2, "mongodb.opcode", "OP_REPLY", "error.type", "2", "db.response.status_code", "2")
+					s := okSum(2, "error.type", "2", "db.response.status_code", "2")
 					s.Status = protocols.StatusError
 					return s
 				}()},
