@@ -372,3 +372,29 @@ func TestEagleEyeLink(t *testing.T) {
 		t.Errorf("trace id %q", id)
 	}
 }
+
+// TestMongoDBCommentLink checks that a MongoDB command whose comment field
+// carries the trace context of the request its host was serving becomes
+// that request's child, with the reason sql_comment.
+func TestMongoDBCommentLink(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	web := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	db := protocols.Flow{ID: 2, Client: ap("10.0.0.2:6000"), Server: ap("10.0.0.3:27017"), Capture: "a", Protocol: "mongodb"}
+	tp := []protocols.Attr{protocols.String(protocols.LinkTraceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}
+	b.Message(&web, &protocols.Message{Kind: protocols.Request, Name: "GET /o", Start: 0, End: 0,
+		Links: []protocols.Attr{protocols.String(protocols.LinkTraceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba90201-01")}})
+	b.Message(&db, &protocols.Message{Kind: protocols.Request, Name: "find orders", Start: 1, End: 1, ID: 7, HasID: true, Links: tp,
+		Attrs: []protocols.Attr{protocols.String("db.system.name", "mongodb")}})
+	b.Message(&db, &protocols.Message{Kind: protocols.Response, Start: 2, End: 2, ID: 7, HasID: true, Status: protocols.StatusOK})
+	b.Message(&web, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, Status: protocols.StatusOK})
+	b.Flush()
+	var got []string
+	for _, tr := range s.traces {
+		got = append(got, shape(tr)...)
+	}
+	want := []string{"GET /o [a] ok", "find orders [a] ok <- GET /o [a] (sql_comment)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
