@@ -5,11 +5,7 @@ import (
 	"encoding/binary"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
-
-	"github.com/wiretrace/wiretrace/protocols/sqlcomment"
 )
-
-var sqlcommentPairs = sqlcomment.Pairs
 
 // Names of legacy operations; never modified.
 var (

@@ -6,6 +6,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/sqlcomment"
 )
 
 // Name is the protocol name used in span output and ParseErrors.
@@ -429,7 +430,7 @@ func (p *Parser) requestAttrs(c *command, msg *protocols.Message) {
 		msg.Attrs = append(msg.Attrs, protocols.String(attrNamespace, p.str(c.db)))
 	}
 	if len(c.comment) > 0 && !c.auth {
-		msg.Links = sqlcommentPairs(string(c.comment), p.cfg, msg.Links)
+		msg.Links = sqlcomment.Pairs(string(c.comment), p.cfg, msg.Links)
 	}
 }
 
