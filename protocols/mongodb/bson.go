@@ -32,7 +32,8 @@ func strBytes(v bsoncore.Value) ([]byte, bool) {
 // command is what a message says, as sub-slices of its bytes.
 type command struct {
 	name, coll, db, comment []byte
-	auth                    bool // an authentication command: nothing else is read
+	commentDoc              []byte // a comment given as a document
+	auth                    bool   // an authentication command: nothing else is read
 	failed                  bool
 	code                    int64
 	hasCode                 bool
@@ -182,6 +183,8 @@ func (c *command) fromDoc(b []byte) {
 		case "comment":
 			if s, ok := strBytes(v); ok && len(s) <= maxComment {
 				c.comment = s
+			} else if v.Type == bsoncore.TypeEmbeddedDocument && len(v.Data) <= maxComment {
+				c.commentDoc = v.Data
 			}
 		case "ok":
 			c.ok(v)

@@ -57,10 +57,12 @@
 //
 // # Comments as links
 //
-// A command's comment field, when a string, is read as a SQL comment body
-// is ([sqlcomment.Pairs]): "traceparent='00-…'" and
-// "x-request-id=…" pairs become Links, so a MongoDB command links to the
-// request that issued it as a query with a sqlcommenter comment does.
+// A command's comment field (OP_QUERY: $comment too), when a string, is
+// read as a SQL comment body is ([sqlcomment.Pairs]): "traceparent='00-…'"
+// and "x-request-id=…" pairs become Links, so a MongoDB command links to
+// the request that issued it as a query with a sqlcommenter comment does.
+// A comment that is a document gives one pair per string field
+// ({traceparent: "00-…"}). Comments longer than 2 KiB are ignored.
 //
 // # Secrets
 //
@@ -69,6 +71,12 @@
 // Authentication commands (saslStart, saslContinue, authenticate,
 // getnonce) and handshakes carrying speculativeAuthenticate are named but
 // nothing else of them is read, not even their comment.
+//
+// # Not supported
+//
+// Exhaust cursors (replies with moreToCome answer a reply, not a
+// request; they are emitted unpaired); documents are never rendered, so
+// spans carry no db.query.text; checksums are not verified.
 //
 // # Gaps
 //

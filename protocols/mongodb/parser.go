@@ -3,6 +3,7 @@ package mongodb
 import (
 	"encoding/binary"
 
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/wiretrace/wiretrace/protocols"
@@ -429,9 +430,20 @@ func (p *Parser) requestAttrs(c *command, msg *protocols.Message) {
 	if len(c.db) > 0 {
 		msg.Attrs = append(msg.Attrs, protocols.String(attrNamespace, p.str(c.db)))
 	}
-	if len(c.comment) > 0 && !c.auth {
+	if c.auth {
+		return
+	}
+	if len(c.comment) > 0 {
 		msg.Links = sqlcomment.Pairs(string(c.comment), p.cfg, msg.Links)
 	}
+	// A comment document's string fields are pairs of their own:
+	// {traceparent: "00-…"}.
+	elements(c.commentDoc, func(key []byte, v bsoncore.Value) bool {
+		if s, ok := strBytes(v); ok && len(key) > 0 {
+			msg.Links = sqlcomment.Pairs(string(key)+"='"+string(s)+"'", p.cfg, msg.Links)
+		}
+		return true
+	})
 }
 
 // spanName returns "<name> <coll>", interned.

@@ -164,6 +164,12 @@ func TestParse(t *testing.T) {
 			want: []sum{find(7, []string{"traceparent=" + tp, "x_request_id=r-1"}), okSum(7)},
 		},
 		{
+			name: "comment document",
+			in: []chunk{req(opMsg(8, 0, 0, doc().AppendString("find", "orders").AppendDocument("comment",
+				doc().AppendString("traceparent", tp).AppendInt32("n", 1).AppendString("requestId", "r-2").Build()).AppendString("$db", "shop").Build(), nil))},
+			want: []sum{find(8, []string{"traceparent=" + tp, "x_request_id=r-2"})},
+		},
+		{
 			name: "comment without pairs",
 			in:   []chunk{req(findReq(8, "orders", "nightly report"))},
 			want: []sum{find(8, nil)},
