@@ -32,8 +32,14 @@
 // the Dubbo version, the service path, the service version, the method
 // name, the parameter type descriptor (JVM form, "Ljava/lang/String;I"),
 // one value per parameter (skipped, never copied) and the attachments map.
-// The Hessian decoder is this package's own: it knows only the subset
-// needed to read strings and skip values, it is bounded in nesting depth
+// The Hessian decoder is this package's own, not
+// github.com/apache/dubbo-go-hessian2: that library decodes into Go values
+// by reflection through a process-wide, mutex-guarded class registry
+// (global mutable state, pojo.go), allocates for every value, and is not
+// written for hostile input (HessianCodec.ReadBody asserts an exception
+// body to be a string unchecked), while a parser needs a few strings and
+// to step over the rest. This one knows only the subset needed to read strings and
+// skip values, it is bounded in nesting depth
 // ([MaxDepth]), class definitions ([MaxClasses]) and values ([MaxValues]),
 // it allocates nothing to skip a value, and malformed input ends the body
 // decoding, not the flow. A Kryo body (id 8) gives the four leading strings
