@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,4 +151,69 @@ func opcodeName(op int64) string {
 		return "OP_MSG"
 	}
 	return strconv.FormatInt(op, 10)
+}
+
+// TestRPCGenLive reruns testdata/gen/rpc.sh (root: a network namespace and
+// tcpdump) into a temporary directory and checks that the fresh captures
+// give the spans and links of the committed ones: the generator and the
+// captures it made stay in step.
+func TestRPCGenLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skips the live capture")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN for ip netns, CAP_NET_RAW to capture)")
+	}
+	for _, tool := range []struct{ bin, pkg string }{{"ip", "iproute2"}, {"tcpdump", "tcpdump"}, {"go", "Go"}} {
+		if _, err := exec.LookPath(tool.bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + tool.bin); err != nil {
+				t.Skipf("%s not installed (package %s; .ci/run installs it)", tool.bin, tool.pkg)
+			}
+		}
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "testdata", "gen", "rpc.sh"))
+	// SIGTERM lets the script stop tcpdump and delete its namespace.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	cmd.Env = append(os.Environ(), "WRPC_OUT="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(string(out), "already exists") {
+			t.Skipf("namespace wrpc-gen is in use (another run of rpc.sh):\n%s", out)
+		}
+		t.Fatalf("rpc.sh: %v\n%s", err, out)
+	}
+	for _, name := range []string{"dubbo_http", "mongodb_ops"} {
+		want := spanShapes(t, testdata(name+".pcap"))
+		got := spanShapes(t, filepath.Join(dir, name+".pcap"))
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: fresh capture differs from the committed one (-committed +fresh):\n%s", name, diff)
+		}
+	}
+}
+
+// spanShapes replays a capture and returns, per span, its protocol, name,
+// status, parent and link reason.
+func spanShapes(t *testing.T, path string) []string {
+	t.Helper()
+	out, _, err := run(t, "replay", "--format", "jsonl", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := parseJSONL(t, out)
+	byID := map[string]span{}
+	for _, s := range spans {
+		byID[s.SpanID] = s
+	}
+	var shapes []string
+	for _, s := range spans {
+		line := s.Protocol + " " + s.Name + " " + s.Status
+		if p, ok := byID[s.ParentSpanID]; ok {
+			line += " <- " + p.Name + " (" + s.LinkReason + ")"
+		}
+		shapes = append(shapes, line)
+	}
+	return shapes
 }
