@@ -15,7 +15,9 @@
 #   10.241.4.3  Dubbo provider :20880, MongoDB server :27017
 #   10.241.4.4  backend HTTP server :9090
 #
-# tcpdump on lo (snaplen 0, --immediate-mode), one capture per scenario.
+# tcpdump on lo (snaplen 0, --immediate-mode, 8 MiB buffer), one capture
+# per scenario; a capture in which tcpdump dropped packets is an error
+# (exit 3), to be run again.
 #
 # Needs root, iproute2, tcpdump, Go; ethtool (optional) for valid TCP
 # checksums. Env
@@ -96,7 +98,7 @@ record() {
 	local name=$1
 	shift
 	# ip netns exec execs tcpdump, so $! is tcpdump's PID.
-	ip netns exec "$NS" "$TCPDUMP" -i lo -s 0 -U --immediate-mode -n -w "$tmp/$name.pcap" tcp >"$tmp/tcpdump-$name.log" 2>&1 &
+	ip netns exec "$NS" "$TCPDUMP" -i lo -s 0 -B 8192 -U --immediate-mode -n -w "$tmp/$name.pcap" tcp >"$tmp/tcpdump-$name.log" 2>&1 &
 	dump_pid=$!
 	for ((i = 0; i < 100; i++)); do
 		grep -q "listening on" "$tmp/tcpdump-$name.log" && break
@@ -109,6 +111,13 @@ record() {
 	kill -TERM "$dump_pid"
 	wait "$dump_pid" || [[ $? -eq 143 ]] || { echo "rpc.sh: tcpdump failed" >&2; exit 1; }
 	dump_pid=""
+	# A capture that lost packets (a loaded machine) is no use: say so.
+	local dropped
+	dropped=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$tmp/tcpdump-$name.log")
+	if [[ ${dropped:-0} -ne 0 ]]; then
+		echo "rpc.sh: tcpdump dropped $dropped packets of $name; run again" >&2
+		exit 3
+	fi
 	mkdir -p "$out"
 	cp "$tmp/$name.pcap" "$out/$name.pcap"
 	echo "rpc.sh: wrote $out/$name.pcap ($(stat -c %s "$out/$name.pcap") bytes)"
