@@ -14,10 +14,12 @@ import (
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/amqp"
 	"github.com/wiretrace/wiretrace/protocols/dns"
+	"github.com/wiretrace/wiretrace/protocols/dubbo"
 	"github.com/wiretrace/wiretrace/protocols/http"
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
 	"github.com/wiretrace/wiretrace/protocols/memcached"
+	"github.com/wiretrace/wiretrace/protocols/mongodb"
 	"github.com/wiretrace/wiretrace/protocols/mqtt"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
 	"github.com/wiretrace/wiretrace/protocols/nats"
@@ -84,7 +86,7 @@ type Config struct {
 func DefaultProtocols() []*protocols.Protocol {
 	return []*protocols.Protocol{http.Protocol, http2.Protocol, nats.Protocol, redis.Protocol,
 		memcached.Protocol, mysql.Protocol, postgresql.Protocol, kafka.Protocol, mqtt.Protocol,
-		amqp.Protocol, stomp.Protocol, openwire.Protocol, dns.Protocol}
+		amqp.Protocol, stomp.Protocol, openwire.Protocol, dubbo.Protocol, mongodb.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when

@@ -462,6 +462,10 @@ func addLinks(s *Span, links []protocols.Attr) bool {
 				set("sw8_segment_id", seg)
 				set("sw8_span_id", sp)
 			}
+		case protocols.LinkEagleEyeTraceID:
+			if validEagleEye(v) {
+				set("eagleeye_trace_id", v)
+			}
 		default:
 			if strings.HasPrefix(l.Key, protocols.LinkKeyPrefix) && len(l.Key) > len(protocols.LinkKeyPrefix) &&
 				len(l.Key) <= maxCustomKeyLen && len(v) <= maxCustomValueLen && s.custom < maxCustomLinks {

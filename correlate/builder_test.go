@@ -303,6 +303,9 @@ func TestTraceHeaderParsing(t *testing.T) {
 		{protocols.LinkUberTraceID, "5f3c2a1b:abc:0:1", map[string]string{"uber_trace_id": "0000000000000000000000005f3c2a1b", "uber_span_id": "0000000000000abc"}},
 		{protocols.LinkSW8, "1-MTIzLmFiYw==-c2VnLjE=-3-c3Zj-aW5zdA==-L2FwaQ==-MTAuMC4wLjE6ODA=",
 			map[string]string{"sw8_trace_id": "123.abc", "sw8_segment_id": "seg.1", "sw8_span_id": "3"}},
+		{protocols.LinkEagleEyeTraceID, "0ad1348f1403169275002100356696", map[string]string{"eagleeye_trace_id": "0ad1348f1403169275002100356696"}},
+		{protocols.LinkEagleEyeTraceID, "short", map[string]string{}},
+		{protocols.LinkEagleEyeTraceID, "0ad1348f14031692-75002100356696", map[string]string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -365,6 +368,58 @@ func TestSQLCommentLink(t *testing.T) {
 		got = append(got, shape(tr)...)
 	}
 	want := []string{"GET /o [a] ok", "SELECT [a] ok <- GET /o [a] (sql_comment)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestEagleEyeLink checks that an EagleEye trace id is a trace id as sw8's
+// is: a Dubbo call carrying the one of the HTTP request its client host was
+// serving becomes that request's child, and both get the hashed id.
+func TestEagleEyeLink(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	web := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	rpc := protocols.Flow{ID: 2, Client: ap("10.0.0.2:6000"), Server: ap("10.0.0.3:20880"), Capture: "a", Protocol: "dubbo"}
+	ee := []protocols.Attr{protocols.String(protocols.LinkEagleEyeTraceID, "0ad1348f1403169275002100356696")}
+	b.Message(&web, &protocols.Message{Kind: protocols.Request, Name: "GET /o", Start: 0, End: 0, Links: ee})
+	b.Message(&rpc, &protocols.Message{Kind: protocols.Request, Name: "shop.Svc/get", Start: 1, End: 1, ID: 1, HasID: true, Links: ee})
+	b.Message(&rpc, &protocols.Message{Kind: protocols.Response, Start: 2, End: 2, ID: 1, HasID: true, Status: protocols.StatusOK})
+	b.Message(&web, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, Status: protocols.StatusOK})
+	b.Flush()
+	if len(s.traces) != 1 {
+		t.Fatalf("%d traces, want 1", len(s.traces))
+	}
+	want := []string{"GET /o [a] ok", "shop.Svc/get [a] ok <- GET /o [a] (trace_header)"}
+	if diff := cmp.Diff(want, shape(s.traces[0])); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if id := s.traces[0].ID; len(id) != 32 || id == s.traces[0].Spans[0].SpanID {
+		t.Errorf("trace id %q", id)
+	}
+}
+
+// TestMongoDBCommentLink checks that a MongoDB command whose comment field
+// carries the trace context of the request its host was serving becomes
+// that request's child, with the reason sql_comment.
+func TestMongoDBCommentLink(t *testing.T) {
+	s := &sink{}
+	b := correlate.NewBuilder(nil, s)
+	web := flow(1, "a", "10.0.0.1:5000", "10.0.0.2:80")
+	db := protocols.Flow{ID: 2, Client: ap("10.0.0.2:6000"), Server: ap("10.0.0.3:27017"), Capture: "a", Protocol: "mongodb"}
+	tp := []protocols.Attr{protocols.String(protocols.LinkTraceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}
+	b.Message(&web, &protocols.Message{Kind: protocols.Request, Name: "GET /o", Start: 0, End: 0,
+		Links: []protocols.Attr{protocols.String(protocols.LinkTraceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba90201-01")}})
+	b.Message(&db, &protocols.Message{Kind: protocols.Request, Name: "find orders", Start: 1, End: 1, ID: 7, HasID: true, Links: tp,
+		Attrs: []protocols.Attr{protocols.String("db.system.name", "mongodb")}})
+	b.Message(&db, &protocols.Message{Kind: protocols.Response, Start: 2, End: 2, ID: 7, HasID: true, Status: protocols.StatusOK})
+	b.Message(&web, &protocols.Message{Kind: protocols.Response, Start: 3, End: 3, Status: protocols.StatusOK})
+	b.Flush()
+	var got []string
+	for _, tr := range s.traces {
+		got = append(got, shape(tr)...)
+	}
+	want := []string{"GET /o [a] ok", "find orders [a] ok <- GET /o [a] (sql_comment)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -313,8 +313,8 @@ func better(a, b, s *Span) bool {
 }
 
 // sharedKey returns the link reason for a key that p and s share, or "".
-// A database span's keys come from comments in its query text, so its
-// reason is sql_comment.
+// A database span's keys come from comments in its query text (or, for
+// MongoDB, its command's comment field), so its reason is sql_comment.
 func sharedKey(p, s *Span) string {
 	reason := ""
 	switch {
@@ -329,6 +329,9 @@ func sharedKey(p, s *Span) string {
 	}
 	if _, ok := s.Attributes["db.query.text"]; ok {
 		return ReasonSQLComment
+	}
+	if s.Attributes["db.system.name"] == "mongodb" {
+		return ReasonSQLComment // from the command's comment field
 	}
 	return reason
 }

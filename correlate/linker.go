@@ -133,6 +133,13 @@ func (l *Linker) spanKeys(s *Span) []string {
 			s.adopted = id
 		}
 	}
+	if v := s.Links["eagleeye_trace_id"]; v != "" {
+		id := traceIDFrom(0, "eagleeye:"+v)
+		ks = append(ks, "t:"+id)
+		if s.adopted == "" {
+			s.adopted = id
+		}
+	}
 	if s.adopted == "" && !l.cfg.SeparateRequestIDAndTraceID {
 		// A gateway-generated 32-hex request id serves as the trace id,
 		// so the trace can be found by the id in the gateway's logs.

@@ -92,6 +92,22 @@ func parseSW8(v string) (traceID, segment, span string, ok bool) {
 	return string(t), string(s), parts[3], true
 }
 
+// validEagleEye reports whether v can be an EagleEye trace id: 16 to 64
+// letters and digits (EagleEye's are the IP in hex, a millisecond time, a
+// sequence number and the process id, e.g. "0ad1348f1403169275002100356696").
+func validEagleEye(v string) bool {
+	if len(v) < 16 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // normTraceID accepts a 16 or 32 hex digit trace id and returns it as 32
 // lower-case digits (64-bit ids are left-padded with zeros, as in B3).
 func normTraceID(s string) (string, bool) {

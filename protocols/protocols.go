@@ -105,6 +105,10 @@ const (
 	LinkB3ParentID  = "x_b3_parentspanid"
 	LinkUberTraceID = "uber_trace_id" // Jaeger uber-trace-id
 	LinkSW8         = "sw8"           // SkyWalking sw8
+	// LinkEagleEyeTraceID is Alibaba EagleEye's EagleEye-TraceID (a Dubbo
+	// attachment or HTTP header): a free-text trace id, hashed by correlate
+	// into a trace id as sw8's is.
+	LinkEagleEyeTraceID = "eagleeye_traceid"
 
 	// Message handoff: a Kafka topic partition ("topic/partition") and
 	// the record offsets there ("offset" or "first..last"); see

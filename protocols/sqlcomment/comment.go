@@ -61,6 +61,18 @@ func Extract(query string, cfg *protocols.Config, links []protocols.Attr) []prot
 	return links
 }
 
+// Pairs appends to links the correlation keys found in body, the text of
+// one comment read as Extract reads a comment's (key='value', key=value or
+// key: value pairs), and returns the extended slice. It serves comments
+// carried outside SQL text, such as a MongoDB command's comment field.
+// cfg may be nil.
+func Pairs(body string, cfg *protocols.Config, links []protocols.Attr) []protocols.Attr {
+	if body == "" {
+		return links
+	}
+	return pairs(body, cfg.RequestIDHeaders(), links)
+}
+
 // hasComment reports cheaply whether query may hold a comment.
 func hasComment(q string) bool {
 	return strings.Contains(q, "/*") || strings.Contains(q, "--") || strings.IndexByte(q, '#') >= 0

@@ -92,3 +92,26 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+func TestPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		in, want   []protocols.Attr
+	}{
+		{name: "empty"},
+		{name: "no pairs", body: "find open orders"},
+		{name: "sqlcommenter", body: "traceparent='" + tp + "',x-request-id='r%2D1'",
+			want: []protocols.Attr{l(protocols.LinkTraceparent, tp), l(protocols.LinkXRequestID, "r-1")}},
+		{name: "bare pairs", body: "traceparent=" + tp + " request-id: r-2",
+			want: []protocols.Attr{l(protocols.LinkTraceparent, tp), l(protocols.LinkXRequestID, "r-2")}},
+		{name: "present key kept", body: "traceparent=x", in: []protocols.Attr{l(protocols.LinkTraceparent, tp)},
+			want: []protocols.Attr{l(protocols.LinkTraceparent, tp)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := sqlcomment.Pairs(tc.body, nil, tc.in)
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

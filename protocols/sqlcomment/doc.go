@@ -1,5 +1,6 @@
 // Package sqlcomment extracts trace-correlation keys from the comments of
-// SQL text, for the SQL protocol parsers (mysql, postgresql).
+// SQL text, for the SQL protocol parsers (mysql, postgresql), and from
+// MongoDB command comments (protocols/mongodb).
 //
 // Applications and ORMs put the trace context of the request that issued a
 // query in a comment of the query, most often in the sqlcommenter format
@@ -22,6 +23,9 @@
 // and the names of [protocols.Config.RequestIDHeaders] give
 // [protocols.LinkXRequestID]. The first occurrence of a key wins, and a key
 // already present in the links passed in is not added again.
+//
+// [Pairs] reads one comment body given on its own, for comments carried
+// outside SQL text (a MongoDB command's comment field, see protocols/mongodb).
 //
 // # API stability
 //
