@@ -1,0 +1,126 @@
+package filter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/wiretrace/wiretrace/capture"
+)
+
+// KernelProgram is a filter program for a live AF_PACKET socket that
+// accepts exactly the packets the [Filter] accepts on the frames
+// [capture.Live] delivers from that socket.
+//
+// The kernel runs a socket filter on its own view of the packet, which is
+// not the delivered frame in two ways (packet(7), libpcap's pcap-linux.c):
+// a cooked (SOCK_DGRAM) socket's filter sees the packet from its network
+// header, with the link-layer protocol as the ancillary load
+// SKF_AD_PROTOCOL; and the outer VLAN tag of a received frame has been moved
+// into the packet's metadata (SKF_AD_VLAN_TAG, SKF_AD_VLAN_TPID) before any
+// filter runs, while the Live puts it back. So the program starts with "ld
+// #vlan_avail": frames without a moved-out tag run the expression compiled
+// for the kernel's frame; frames with one run it compiled with the first
+// vlan primitive as ancillary loads and the later offsets four bytes lower.
+// Where that second variant is not exact (len, ether[] or link[] relations,
+// which see the tag's bytes), such frames are accepted and Recheck is set:
+// run the Filter on them in user space ([NewTaggedSource]).
+type KernelProgram struct {
+	// Program is the program to attach with SO_ATTACH_FILTER; it accepts
+	// with the snaplen it was built for.
+	Program []bpf.RawInstruction
+	// Recheck says that frames whose VLAN tag the kernel moved out pass
+	// Program unfiltered and must be matched in user space.
+	Recheck bool
+}
+
+// ErrNotExact means no kernel program is exact for the expression on that
+// socket: on a cooked socket, len, greater, less and ether[]/link[]
+// relations (the kernel's packet has no cooked header). The caller filters
+// in user space instead.
+var ErrNotExact = errors.New("no exact kernel program")
+
+// Kernel returns the program to attach to a live socket whose frames the
+// Live delivers with link type link: capture.LinkTypeEthernet for a SOCK_RAW
+// socket on an Ethernet (or loopback) interface, capture.LinkTypeLinuxSLL2
+// for a cooked socket ("any", interfaces without Ethernet framing).
+// Accepted packets return snaplen (DefaultSnaplen when <= 0). The error
+// wraps ErrNotExact when the kernel cannot run the expression exactly,
+// or is the [*Error] of compiling it for link.
+func (f *Filter) Kernel(link capture.LinkType, snaplen int) (*KernelProgram, error) {
+	if snaplen <= 0 {
+		snaplen = DefaultSnaplen
+	}
+	cooked := false
+	switch link {
+	case capture.LinkTypeEthernet:
+	case capture.LinkTypeLinuxSLL2:
+		cooked = true
+	default:
+		return nil, fmt.Errorf("filter: %q: kernel program for %s: %w", f.expr, linkName(link), ErrNotExact)
+	}
+	plain, err := compileKernel(f, link, snaplen, cooked, false)
+	if err != nil {
+		return nil, err
+	}
+	kp := &KernelProgram{}
+	tagged, err := compileKernel(f, link, snaplen, cooked, true)
+	if errors.Is(err, ErrNotExact) {
+		kp.Recheck = true
+		tagged = []bpf.Instruction{bpf.RetConstant{Val: uint32(snaplen)}}
+	} else if err != nil {
+		return nil, err
+	}
+	// ld #vlan_avail; jeq #0 → plain; else tagged.
+	prog := []bpf.Instruction{bpf.LoadExtension{Num: bpf.ExtVLANTagPresent}}
+	if len(tagged) <= 255 {
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: uint8(len(tagged))})
+	} else {
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 1}, bpf.Jump{Skip: uint32(len(tagged))})
+	}
+	prog = append(append(prog, tagged...), plain...)
+	if len(prog) > maxInsns {
+		return nil, &Error{Expr: f.expr, Msg: fmt.Sprintf("kernel program has %d instructions, more than %d", len(prog), maxInsns), Err: ErrTooLong}
+	}
+	if kp.Program, err = bpf.Assemble(prog); err != nil {
+		return nil, fmt.Errorf("filter: %q: kernel program: %w", f.expr, err)
+	}
+	return kp, nil
+}
+
+func compileKernel(f *Filter, link capture.LinkType, snaplen int, cooked, aux bool) ([]bpf.Instruction, error) {
+	c := &compiler{expr: f.expr, link: link, tunnels: new(int), cooked: cooked, aux: aux}
+	prog, err := c.program(f.root, snaplen)
+	if errors.Is(err, errNotExact) {
+		return nil, fmt.Errorf("filter: %q on %s: %w", f.expr, linkName(link), ErrNotExact)
+	}
+	return prog, err
+}
+
+// Tagged reports whether a delivered frame carries a VLAN tag at its
+// outer link layer (Ethernet EtherType or SLL2 protocol): the frames a
+// KernelProgram with Recheck leaves to user space.
+func Tagged(p *capture.Packet) bool {
+	var off int
+	switch p.LinkType {
+	case capture.LinkTypeEthernet:
+		off = 12
+	case capture.LinkTypeLinuxSLL2:
+		off = 0
+	default:
+		return false
+	}
+	if len(p.Data) < off+2 {
+		return false
+	}
+	return isTPID(binary.BigEndian.Uint16(p.Data[off:]))
+}
+
+// NewTaggedSource returns a Source that matches only the VLAN-tagged frames
+// of src with f ([Tagged]) and passes the others on unfiltered: the user-
+// space half of a [KernelProgram] with Recheck.
+func NewTaggedSource(src capture.Source, f *Filter) *Source {
+	return &Source{src: src, f: f, tagged: true}
+}
