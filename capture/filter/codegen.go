@@ -132,12 +132,12 @@ type storeNode struct {
 type loadSrc uint8
 
 const (
-	srcAbs loadSrc = iota // ld [off]
-	srcInd                // ldxb 4*([msh]&0xf); ld [x + off]
-	srcLen                // ld #pktlen
-	srcProto              // ld #proto: SKF_AD_PROTOCOL, the link-layer protocol
-	srcVLANTag            // ld #vlan_tci: SKF_AD_VLAN_TAG, the tag the kernel moved out
-	srcVLANTPID           // ld #vlan_tpid: SKF_AD_VLAN_TPID, that tag's TPID
+	srcAbs      loadSrc = iota // ld [off]
+	srcInd                     // ldxb 4*([msh]&0xf); ld [x + off]
+	srcLen                     // ld #pktlen
+	srcProto                   // ld #proto: SKF_AD_PROTOCOL, the link-layer protocol
+	srcVLANTag                 // ld #vlan_tci: SKF_AD_VLAN_TAG, the tag the kernel moved out
+	srcVLANTPID                // ld #vlan_tpid: SKF_AD_VLAN_TPID, that tag's TPID
 )
 
 func (constNode) isNode() {}
