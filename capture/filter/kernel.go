@@ -26,7 +26,7 @@ import (
 // vlan primitive as ancillary loads and the later offsets four bytes lower.
 // Where that second variant is not exact (len, ether[] or link[] relations,
 // which see the tag's bytes), such frames are accepted and Recheck is set:
-// run the Filter on them in user space ([NewTaggedSource]).
+// run the Filter on them in user space ([NewLiveSource]).
 type KernelProgram struct {
 	// Program is the program to attach with SO_ATTACH_FILTER; it accepts
 	// with the snaplen it was built for.
@@ -118,9 +118,77 @@ func Tagged(p *capture.Packet) bool {
 	return isTPID(binary.BigEndian.Uint16(p.Data[off:]))
 }
 
-// NewTaggedSource returns a Source that matches only the VLAN-tagged frames
-// of src with f ([Tagged]) and passes the others on unfiltered: the user-
-// space half of a [KernelProgram] with Recheck.
-func NewTaggedSource(src capture.Source, f *Filter) *Source {
-	return &Source{src: src, f: f, tagged: true}
+// LivePlan says where a Filter runs on a live capture: in the kernel on
+// the sockets whose link type has an exact [KernelProgram], in user space
+// (a [Source] from [NewLiveSource]) for the rest and for tagged frames a
+// program leaves there.
+type LivePlan struct {
+	f *Filter
+	// Ethernet and Cooked are the programs for SOCK_RAW sockets on
+	// Ethernet or loopback interfaces and for cooked sockets; nil where
+	// the kernel cannot run the expression exactly.
+	Ethernet, Cooked *KernelProgram
+}
+
+// PlanLive builds the kernel programs of f for both kinds of live socket,
+// accepting snaplen bytes.
+func (f *Filter) PlanLive(snaplen int) *LivePlan {
+	p := &LivePlan{f: f}
+	p.Ethernet, _ = f.Kernel(capture.LinkTypeEthernet, snaplen)
+	p.Cooked, _ = f.Kernel(capture.LinkTypeLinuxSLL2, snaplen)
+	return p
+}
+
+// Configure sets lc's Filter and CookedFilter to the plan's programs; a
+// socket kind without one gets a program that accepts snaplen bytes of
+// every packet, and the user-space Source filters its packets.
+func (p *LivePlan) Configure(lc *capture.LiveConfig, snaplen int) {
+	if snaplen <= 0 {
+		snaplen = DefaultSnaplen
+	}
+	all, _ := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(snaplen)}})
+	lc.Filter, lc.CookedFilter = all, all
+	if p.Ethernet != nil {
+		lc.Filter = p.Ethernet.Program
+	}
+	if p.Cooked != nil {
+		lc.CookedFilter = p.Cooked.Program
+	}
+}
+
+// Where describes where the filter runs for sockets of link type link:
+// "kernel", "kernel+user(vlan)" (tagged frames rechecked in user space) or
+// "user".
+func (p *LivePlan) Where(link capture.LinkType) string {
+	kp := p.program(link)
+	switch {
+	case kp == nil:
+		return "user"
+	case kp.Recheck:
+		return "kernel+user(vlan)"
+	}
+	return "kernel"
+}
+
+func (p *LivePlan) program(link capture.LinkType) *KernelProgram {
+	switch link {
+	case capture.LinkTypeEthernet:
+		return p.Ethernet
+	case capture.LinkTypeLinuxSLL2:
+		return p.Cooked
+	}
+	return nil
+}
+
+// filtered reports whether the kernel has already decided on pk exactly.
+func (p *LivePlan) filtered(pk *capture.Packet) bool {
+	kp := p.program(pk.LinkType)
+	return kp != nil && !(kp.Recheck && Tagged(pk))
+}
+
+// NewLiveSource returns a Source over a live capture configured with
+// plan: it passes the packets the kernel filtered exactly and matches the
+// others in user space.
+func NewLiveSource(src capture.Source, plan *LivePlan) *Source {
+	return &Source{src: src, f: plan.f, plan: plan}
 }

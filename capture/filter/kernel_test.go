@@ -2,6 +2,8 @@ package filter_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -82,5 +84,63 @@ func TestTagged(t *testing.T) {
 				t.Errorf("Tagged = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// sliceSource returns its packets, then io.EOF.
+type sliceSource struct{ pkts []capture.Packet }
+
+func (s *sliceSource) ReadPacket(p *capture.Packet) error {
+	if len(s.pkts) == 0 {
+		return io.EOF
+	}
+	*p, s.pkts = s.pkts[0], s.pkts[1:]
+	return nil
+}
+
+func (s *sliceSource) Close() error { return nil }
+
+func TestLivePlan(t *testing.T) {
+	f, err := filter.New("ether[12:2] = 0x800", capture.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := f.PlanLive(0)
+	for link, want := range map[capture.LinkType]string{
+		capture.LinkTypeEthernet: "kernel+user(vlan)", capture.LinkTypeLinuxSLL2: "user",
+	} {
+		if got := plan.Where(link); got != want {
+			t.Errorf("Where(%d) = %q, want %q", link, got, want)
+		}
+	}
+	var lc capture.LiveConfig
+	plan.Configure(&lc, 128)
+	if len(lc.Filter) < 3 || len(lc.CookedFilter) != 1 {
+		t.Errorf("Configure: Filter %d instructions, CookedFilter %d; want the kernel program and accept-all", len(lc.Filter), len(lc.CookedFilter))
+	}
+	eth := func(et uint16) []byte {
+		b := make([]byte, 60)
+		b[12], b[13] = byte(et>>8), byte(et)
+		return b
+	}
+	sll2 := make([]byte, 40)
+	sll2[0] = 0x08 // IPv4: the expression's ether[12:2] is not 0x800 there
+	src := &sliceSource{pkts: []capture.Packet{
+		{Number: 1, LinkType: capture.LinkTypeEthernet, Data: eth(0x86dd)}, // the kernel decided: passed
+		{Number: 2, LinkType: capture.LinkTypeEthernet, Data: eth(0x8100)}, // tagged: rechecked, rejected
+		{Number: 3, LinkType: capture.LinkTypeLinuxSLL2, Data: sll2},       // user space: rejected
+		{Number: 4, LinkType: capture.LinkTypeEthernet, Data: eth(0x0800)}, // passed
+	}}
+	s := filter.NewLiveSource(src, plan)
+	var got []int64
+	for {
+		var p capture.Packet
+		if err := s.ReadPacket(&p); err != nil {
+			break
+		}
+		got = append(got, p.Number)
+	}
+	if fmt.Sprint(got) != "[1 4]" || s.Rejected != 2 {
+		t.Errorf("passed %v, rejected %d; want [1 4] and 2", got, s.Rejected)
 	}
 }

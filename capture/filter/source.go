@@ -8,7 +8,7 @@ import "github.com/wiretrace/wiretrace/capture"
 type Source struct {
 	src    capture.Source
 	f      *Filter
-	tagged bool // match only Tagged frames, pass the others
+	plan   *LivePlan // pass what the kernel filtered exactly
 	// Rejected counts packets the filter did not accept.
 	Rejected uint64
 	// Unfilterable counts packets whose link type the filter cannot test.
@@ -26,7 +26,7 @@ func (s *Source) ReadPacket(p *capture.Packet) error {
 		if err := s.src.ReadPacket(p); err != nil {
 			return err
 		}
-		if s.tagged && !Tagged(p) {
+		if s.plan != nil && s.plan.filtered(p) {
 			return nil
 		}
 		ok, err := s.f.MatchPacket(p)
