@@ -143,7 +143,7 @@ func OpenLiveWorkers(ctx context.Context, cfg *LiveConfig) ([]*Live, error) {
 		return []*Live{l}, nil
 	}
 	if rel, ok := kernelRelease(); ok && !symmetricFanout(rel) {
-		return nil, fmt.Errorf("capture: --workers %d on Linux %s: %w", c.Workers, rel, ErrFanoutAsymmetric)
+		return nil, fmt.Errorf("capture: %d fanout workers on Linux %s: %w", c.Workers, rel, ErrFanoutAsymmetric)
 	}
 	group := int(c.FanoutGroup)
 	if group == 0 {
