@@ -190,7 +190,8 @@ func testCaptureWorkers(t *testing.T, workers int) {
 		td.Process.Signal(os.Interrupt)
 		td.Wait()
 	}()
-	live := wiretraceCmd(ctx, t, n.gateway, exe, nil, append([]string{"capture", "-i", "any", "--workers", strconv.Itoa(workers), "--format", "jsonl"}, strings.Fields(expr)...)...)
+	live := wiretraceCmd(ctx, t, n.gateway, exe, nil, append([]string{"capture", "-i", "any", "--workers", strconv.Itoa(workers),
+		"--format", "jsonl", "--metrics-addr", "127.0.0.1:0"}, strings.Fields(expr)...)...)
 	var liveOut, liveErr syncBuffer
 	live.Stdout, live.Stderr = &liveOut, &liveErr
 	if err := live.Start(); err != nil {
@@ -262,6 +263,26 @@ func testCaptureWorkers(t *testing.T, workers int) {
 		t.Fatalf("requests failed: %v", failures)
 	}
 	time.Sleep(500 * time.Millisecond) // the last segments reach the rings
+	// The metrics, scraped while the workers run, sum what the stats
+	// line sums.
+	m := regexp.MustCompile(`serving metrics on (http://\S+)`).FindStringSubmatch(liveErr.String())
+	if m == nil {
+		t.Fatalf("capture does not say where it serves metrics: %s", liveErr.String())
+	}
+	gwDial := nsDialer(t, n.gateway)
+	scraper := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) { return gwDial(network, addr) }}}
+	resp, err := scraper.Get(m[1])
+	if err != nil {
+		t.Fatalf("scrape %s: %v", m[1], err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"wiretrace_live_received", "wiretrace_live_kernel_drops", "wiretrace_spans"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics have no %s:\n%.2000s", want, body)
+		}
+	}
 	live.Process.Signal(os.Interrupt)
 	if err := live.Wait(); err != nil {
 		t.Fatalf("capture --workers %d: %v\n%s", workers, err, liveErr.String())
