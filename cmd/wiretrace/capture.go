@@ -46,9 +46,13 @@ func newCaptureCmd() *cobra.Command {
 		Long: `Capture reads packets from network interfaces (AF_PACKET with a
 TPACKET_V3 ring; classic BPF filters only, so CAP_NET_RAW is enough) and
 prints the traces they contain, as replay does for files. Each span's
-capture field is the interface name. SIGINT or SIGTERM, -c or --duration
-stop the capture; open traces are flushed and the stats line (kernel drops
-included) is printed.`,
+capture field is the interface name. The filter expression runs in the
+kernel wherever its program can be exact (the stats line says filter=...).
+--workers N spreads flows over N sockets of one PACKET_FANOUT group, each
+with its own decode/reassembly/parse worker, feeding one correlate stage.
+SIGINT or SIGTERM, -c or --duration stop the capture; open traces are
+flushed and the stats line (kernel drops summed over the sockets) is
+printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCapture(cmd, &o, &c, args)
 		},
