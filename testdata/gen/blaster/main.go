@@ -5,7 +5,17 @@
 //
 // Datagrams go out from -flows sockets (distinct source ports, so fanout's
 // flow hash spreads them) in turn. -rate 0 sends as fast as the senders
-// can. Each of -senders goroutines sends -batch datagrams per sendmmsg(2)
+// can.
+//
+//	blaster -pcap synth.pcap -iface wlbs -count 300000 -rate 100000
+//
+// With -pcap, it sends the Ethernet frames of a capture file instead (the
+// first -count of them, in order, from one goroutine) out of -iface with an
+// AF_PACKET socket: the TCP and HTTP traffic of testdata/gen/synth, say,
+// which the receiving kernel drops (not its addresses) after the packet
+// sockets have seen it.
+//
+// Each of -senders goroutines sends -batch datagrams per sendmmsg(2)
 // call (one batch per source socket in turn) and sleeps as needed to keep
 // its share of the rate. It prints "sent N in D (R pps)" on stdout.
 package main
@@ -21,6 +31,9 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/wiretrace/wiretrace/capture"
 )
 
 func main() {
@@ -31,9 +44,15 @@ func main() {
 	size := flag.Int("size", 64, "UDP payload bytes")
 	senders := flag.Int("senders", 2, "sending goroutines")
 	batch := flag.Int("batch", 32, "datagrams per sendmmsg(2)")
+	pcap := flag.String("pcap", "", "send the Ethernet frames of `FILE` instead")
+	iface := flag.String("iface", "", "with -pcap: the interface to send on")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("blaster: ")
+	if *pcap != "" {
+		sendFrames(*pcap, *iface, *count, *rate)
+		return
+	}
 	dst, err := net.ResolveUDPAddr("udp4", *to)
 	if err != nil || *to == "" {
 		log.Fatalf("-to %q: want ADDR:PORT (%v)", *to, err)
@@ -100,6 +119,52 @@ func main() {
 	d := time.Since(start)
 	fmt.Printf("sent %d in %.3fs (%.0f pps), %d failed\n", sent.Load(), d.Seconds(), float64(sent.Load())/d.Seconds(), failed.Load())
 	if sent.Load() == 0 {
+		os.Exit(1)
+	}
+}
+
+// sendFrames sends the first count frames of the Ethernet capture path out
+// of iface, rate per second (0: as fast as possible).
+func sendFrames(path, iface string, count, rate int64) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		log.Fatalf("-iface %q: %v", iface, err)
+	}
+	src, err := capture.OpenFile(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrLinklayer{Ifindex: ifi.Index}
+	var p capture.Packet
+	var sent, failed int64
+	start := time.Now()
+	for i := int64(0); i < count; i++ {
+		if err := src.ReadPacket(&p); err != nil {
+			break // the file is shorter
+		}
+		if p.LinkType != capture.LinkTypeEthernet {
+			log.Fatalf("%s: link type %d, want Ethernet", path, p.LinkType)
+		}
+		if rate > 0 && i%64 == 0 {
+			if due := start.Add(time.Duration(i * int64(time.Second) / rate)); time.Until(due) > 0 {
+				time.Sleep(time.Until(due))
+			}
+		}
+		if err := unix.Sendto(fd, p.Data, 0, to); err != nil {
+			failed++
+			continue
+		}
+		sent++
+	}
+	d := time.Since(start)
+	fmt.Printf("sent %d in %.3fs (%.0f pps), %d failed\n", sent, d.Seconds(), float64(sent)/d.Seconds(), failed)
+	if sent == 0 {
 		os.Exit(1)
 	}
 }
