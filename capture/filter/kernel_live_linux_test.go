@@ -173,9 +173,20 @@ func TestKernelProgramsLive(t *testing.T) {
 		}
 	}
 	checked, rechecked := 0, 0
-	for _, s := range socks {
+	// Read every socket at once: each read ends with a 20 ms timeout.
+	got := make([][]capture.Packet, len(socks))
+	var wg sync.WaitGroup
+	for i, s := range socks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = read(s)
+		}()
+	}
+	wg.Wait()
+	for si, s := range socks {
 		link := s.link
-		pkts := read(s)
+		pkts := got[si]
 		var want, got []string
 		for i := range all[link] {
 			if ok, _ := s.f.MatchPacket(&all[link][i]); ok {
