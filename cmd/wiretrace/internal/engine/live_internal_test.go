@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/correlate/jsonl"
 )
 
@@ -289,3 +290,58 @@ func TestLiveMergeOrder(t *testing.T) {
 		t.Errorf("stats line: %s", l.StatsLine())
 	}
 }
+
+// BenchmarkLive runs a capture through Live with 1 and 2 workers, split as
+// fanout splits it, against one Engine; one op is the whole capture.
+func BenchmarkLive(b *testing.B) {
+	path := filepath.Join("..", "..", "..", "..", "testdata", "scenario.pcap")
+	t := &testing.T{}
+	pkts := readAll(t, path)
+	if len(pkts) == 0 {
+		b.Fatalf("%s: no packets", path)
+	}
+	last := pkts[len(pkts)-1].Timestamp
+	now := func() time.Time { return time.Unix(0, last).Add(DefaultLiveLag) }
+	b.Run("engine", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e := New(nil, discardSink{})
+			for i := range pkts {
+				e.Packet(&pkts[i])
+			}
+			e.Close()
+		}
+		b.ReportMetric(float64(len(pkts)*b.N)/b.Elapsed().Seconds(), "pkts/s")
+	})
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var pending atomic.Int32
+				pending.Store(int32(n))
+				srcs := make([]LiveSource, n)
+				shares := make([]*splitSource, n)
+				for i := range shares {
+					shares[i] = &splitSource{pending: &pending}
+					srcs[i] = shares[i]
+				}
+				for _, p := range pkts {
+					h, _ := shard(p.LinkType, p.Data)
+					s := shares[h%uint32(n)]
+					s.pkts = append(s.pkts, p)
+				}
+				l := NewLive(nil, discardSink{}, srcs, &LiveConfig{Now: now})
+				if err := l.Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(pkts)*b.N)/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
+}
+
+// discardSink drops traces.
+type discardSink struct{}
+
+func (discardSink) WriteTrace(*correlate.Trace) error { return nil }
+func (discardSink) Close() error                      { return nil }
