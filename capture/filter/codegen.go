@@ -132,12 +132,11 @@ type storeNode struct {
 type loadSrc uint8
 
 const (
-	srcAbs      loadSrc = iota // ld [off]
-	srcInd                     // ldxb 4*([msh]&0xf); ld [x + off]
-	srcLen                     // ld #pktlen
-	srcProto                   // ld #proto: SKF_AD_PROTOCOL, the link-layer protocol
-	srcVLANTag                 // ld #vlan_tci: SKF_AD_VLAN_TAG, the tag the kernel moved out
-	srcVLANTPID                // ld #vlan_tpid: SKF_AD_VLAN_TPID, that tag's TPID
+	srcAbs     loadSrc = iota // ld [off]
+	srcInd                    // ldxb 4*([msh]&0xf); ld [x + off]
+	srcLen                    // ld #pktlen
+	srcProto                  // ld #proto: SKF_AD_PROTOCOL, the link-layer protocol
+	srcVLANTag                // ld #vlan_tci: SKF_AD_VLAN_TAG, the tag the kernel moved out
 )
 
 func (constNode) isNode() {}
@@ -199,7 +198,7 @@ type compiler struct {
 	// SLL2 protocol field is SKF_AD_PROTOCOL. link is LinkTypeLinuxSLL2.
 	cooked bool
 	// aux compiles for packets whose outer VLAN tag the kernel moved into
-	// the skb metadata (SKF_AD_VLAN_TAG, SKF_AD_VLAN_TPID): the frame the
+	// the skb metadata (SKF_AD_VLAN_TAG): the frame the
 	// user-space filter sees has it back at offset 12, the kernel's does
 	// not.
 	aux bool
@@ -228,12 +227,6 @@ func (c *compiler) lenAdd() uint32 {
 
 // isTPID reports whether proto is an 802.1Q/802.1ad tag protocol id.
 func isTPID(proto uint16) bool { return proto == 0x8100 || proto == 0x88a8 || proto == 0x9100 }
-
-// tpidTest tests the moved-out tag's TPID as the user-space filter tests
-// the EtherType at the tag's place.
-func tpidTest(proto uint16) node {
-	return testNode{src: srcVLANTPID, cond: bpf.JumpEqual, k: uint32(proto)}
-}
 
 // at returns the compiler for primitives at tunnel level tun.
 func (c *compiler) at(tun int) *compiler {
@@ -341,10 +334,9 @@ func (c *compiler) linkProto(proto uint16, vlans int) node {
 		return eq(2, 12+4*uint32(vlans), uint32(proto))
 	}
 	if c.aux && vlans == 0 {
-		// The delivered frame has the moved-out tag's TPID here.
-		if isTPID(proto) {
-			return tpidTest(proto)
-		}
+		// The delivered frame has the moved-out tag's TPID here, never
+		// another protocol. (expand refuses a TPID: which one it is
+		// would take SKF_AD_VLAN_TPID, Linux 3.19+.)
 		return constNode(false)
 	}
 	if c.cooked {
@@ -461,6 +453,9 @@ func (c *compiler) expand(n node) (node, error) {
 		}
 		return not(x), nil
 	case linkProtoNode:
+		if c.aux && c.tun == 0 && n.vlans == 0 && isTPID(n.proto) {
+			return nil, errNotExact
+		}
 		return c.linkProto(n.proto, n.vlans), nil
 	case ipProtoNode:
 		nl := c.nl(n.vlans)
@@ -493,12 +488,14 @@ func (c *compiler) expand(n node) (node, error) {
 			return nil, c.errorf(n.tok, "no VLAN support for %s", linkName(c.link))
 		}
 		if c.aux && c.tun == 0 && n.vlans == 0 {
-			// The tag the kernel moved out of the frame.
-			tag := or(tpidTest(0x8100), tpidTest(0x88a8), tpidTest(0x9100))
-			if n.id >= 0 {
-				tag = and(tag, testNode{src: srcVLANTag, mask: 0xfff, cond: bpf.JumpEqual, k: uint32(n.id)})
+			// The tag the kernel moved out of the frame: present in
+			// this branch. Like libpcap, its TPID is not tested (the
+			// Live re-inserts it from tp_vlan_tpid, an 802.1Q or 802.1ad
+			// one from any real device).
+			if n.id < 0 {
+				return constNode(true), nil
 			}
-			return tag, nil
+			return testNode{src: srcVLANTag, mask: 0xfff, cond: bpf.JumpEqual, k: uint32(n.id)}, nil
 		}
 		vl := n.vlans
 		if c.aux && c.tun == 0 {

@@ -82,8 +82,7 @@ func (g *gen) bool(n node, t, f int) error {
 			g.emit(bpf.LoadExtension{Num: bpf.ExtProto})
 		case n.src == srcVLANTag:
 			g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTag})
-		case n.src == srcVLANTPID:
-			g.emit(bpf.LoadExtension{Num: bpf.ExtVLANProto})
+
 		case n.reg != 0 && n.src == srcAbs:
 			g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: n.reg - 1})
 			g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})

@@ -19,13 +19,14 @@ import (
 // a cooked (SOCK_DGRAM) socket's filter sees the packet from its network
 // header, with the link-layer protocol as the ancillary load
 // SKF_AD_PROTOCOL; and the outer VLAN tag of a received frame has been moved
-// into the packet's metadata (SKF_AD_VLAN_TAG, SKF_AD_VLAN_TPID) before any
-// filter runs, while the Live puts it back. So the program starts with "ld
+// into the packet's metadata (SKF_AD_VLAN_TAG_PRESENT, SKF_AD_VLAN_TAG) before
+// any filter runs, while the Live puts it back. So the program starts with "ld
 // #vlan_avail": frames without a moved-out tag run the expression compiled
 // for the kernel's frame; frames with one run it compiled with the first
 // vlan primitive as ancillary loads and the later offsets four bytes lower.
-// Where that second variant is not exact (len, ether[] or link[] relations,
-// which see the tag's bytes), such frames are accepted and Recheck is set:
+// Where that second variant is not exact (ether[] or link[] relations,
+// which see the tag's bytes, and "ether proto" of a TPID, which would need
+// SKF_AD_VLAN_TPID, Linux 3.19+), such frames are accepted and Recheck is set:
 // run the Filter on them in user space ([NewLiveSource]).
 type KernelProgram struct {
 	// Program is the program to attach with SO_ATTACH_FILTER; it accepts

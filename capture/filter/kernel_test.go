@@ -24,6 +24,8 @@ func TestKernelProgram(t *testing.T) {
 		{"ethernet vlan", "vlan 7 and tcp", capture.LinkTypeEthernet, false, nil},
 		{"ethernet len", "greater 100", capture.LinkTypeEthernet, false, nil},
 		{"ethernet link relation", "ether[12:2] = 0x800", capture.LinkTypeEthernet, true, nil},
+		{"ethernet TPID", "ether proto 0x8100", capture.LinkTypeEthernet, true, nil},
+		{"ethernet qinq", "vlan 8 and vlan 7 and udp port 53", capture.LinkTypeEthernet, false, nil},
 		{"cooked port", "tcp port 80", capture.LinkTypeLinuxSLL2, false, nil},
 		{"cooked len", "len > 100", capture.LinkTypeLinuxSLL2, false, nil},
 		{"cooked link relation", "link[0] = 0", capture.LinkTypeLinuxSLL2, false, filter.ErrNotExact},
@@ -55,6 +57,11 @@ func TestKernelProgram(t *testing.T) {
 			for _, in := range prog {
 				if r, ok := in.(bpf.RetConstant); ok && r.Val != 0 && r.Val != 96 {
 					t.Errorf("ret #%d, want 0 or 96", r.Val)
+				}
+				// SKF_AD_VLAN_TPID is Linux 3.19+; older kernels
+				// would reject every tagged frame.
+				if in == (bpf.LoadExtension{Num: bpf.ExtVLANProto}) {
+					t.Errorf("program loads SKF_AD_VLAN_TPID")
 				}
 			}
 		})

@@ -143,8 +143,8 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	lc.Workers = c.workers
 	lives, err := capture.OpenLiveWorkers(ctx, lc)
 	if err != nil && plan != nil && errors.Is(err, syscall.EINVAL) {
-		// An older kernel without an ancillary load the program uses
-		// (SKF_AD_VLAN_TPID is 3.19+): filter in user space.
+		// A kernel that refuses the program (an ancillary load it
+		// does not know): filter in user space.
 		fmt.Fprintf(cmd.ErrOrStderr(), "wiretrace: the kernel refused the filter program (%v); filtering in user space\n", err)
 		plan = nil
 		lc.Filter, lc.CookedFilter = nil, nil
