@@ -121,15 +121,18 @@ func OpenLive(ctx context.Context, cfg *LiveConfig) (*Live, error) {
 // OpenLiveWorkers opens cfg.Workers Lives whose sockets join one
 // PACKET_FANOUT group per interface (PACKET_FANOUT_HASH with
 // PACKET_FANOUT_FLAG_DEFRAG), so the kernel spreads packets over the
-// workers by flow hash; run one pipeline per Live.
+// workers by flow; run one pipeline per Live.
 //
-// The hash is the skb flow hash. When the kernel computes it (veth,
-// loopback, most virtual devices, and NICs without RSS hashing) the flow
-// dissector orders addresses and ports first, so both directions of a TCP or
-// UDP flow land on the same worker, and DEFRAG keeps IP fragments with their
-// flow. A NIC that supplies its own RSS hash (skb->l4_hash) may hash the two
-// directions differently; pipelines that need both directions then must use
-// one worker.
+// Since Linux 4.7 (commit "packet: Use symmetric hash for
+// PACKET_FANOUT_HASH"; some 4.4 and 4.6 stable releases have it too) the
+// kernel hashes each packet with __skb_get_hash_symmetric: the flow
+// dissector's addresses and ports, ordered, never a NIC's RSS hash, so both
+// directions of a TCP connection or UDP flow land on the same worker, and
+// DEFRAG reassembles IP fragments before hashing, keeping them with their
+// flow. Older kernels use skb_get_hash, which takes a NIC's RSS hash when
+// there is one and that hash may differ by direction: on those (RHEL 7's
+// 3.10 among them) OpenLiveWorkers refuses more than one worker
+// ([ErrFanoutAsymmetric]).
 func OpenLiveWorkers(ctx context.Context, cfg *LiveConfig) ([]*Live, error) {
 	c := cfg.withDefaults()
 	if c.Workers == 1 {
@@ -138,6 +141,9 @@ func OpenLiveWorkers(ctx context.Context, cfg *LiveConfig) ([]*Live, error) {
 			return nil, err
 		}
 		return []*Live{l}, nil
+	}
+	if rel, ok := kernelRelease(); ok && !symmetricFanout(rel) {
+		return nil, fmt.Errorf("capture: %d fanout workers on Linux %s: %w", c.Workers, rel, ErrFanoutAsymmetric)
 	}
 	group := int(c.FanoutGroup)
 	if group == 0 {
@@ -155,6 +161,15 @@ func OpenLiveWorkers(ctx context.Context, cfg *LiveConfig) ([]*Live, error) {
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// kernelRelease returns uname -r.
+func kernelRelease() (string, bool) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", false
+	}
+	return unix.ByteSliceToString(u.Release[:]), true
 }
 
 func openLive(ctx context.Context, cfg *LiveConfig, fanout int) (*Live, error) {
@@ -424,6 +439,9 @@ func openSocket(cfg *LiveConfig, name string, idx int, fanout int) (*liveSocket,
 		sk.link = LinkTypeLinuxSLL2
 	}
 	filter := cfg.Filter
+	if sk.cooked && len(cfg.CookedFilter) > 0 {
+		filter = cfg.CookedFilter
+	}
 	if len(filter) == 0 {
 		// Accept everything, but let the kernel copy only Snaplen bytes.
 		filter, _ = bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(cfg.Snaplen)}})

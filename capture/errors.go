@@ -12,6 +12,10 @@ var (
 	// ErrFormat means the input is not a capture file wiretrace can read, or
 	// a record is corrupt.
 	ErrFormat = errors.New("bad capture format")
+	// ErrFanoutAsymmetric means the running kernel's PACKET_FANOUT_HASH
+	// may send the two directions of a flow to different sockets (Linux
+	// before 4.7), so live capture cannot use more than one worker.
+	ErrFanoutAsymmetric = errors.New("PACKET_FANOUT_HASH is not symmetric before Linux 4.7: use one worker")
 )
 
 // Error is a problem at a position in a capture file. It unwraps to Err (one

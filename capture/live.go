@@ -2,6 +2,8 @@ package capture
 
 import (
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,12 @@ type LiveConfig struct {
 	// Its return value caps the captured length as well as Snaplen does.
 	// Default: accept everything up to Snaplen.
 	Filter []bpf.RawInstruction
+	// CookedFilter, when set, is attached instead of Filter to cooked
+	// sockets ("any", and interfaces without Ethernet framing). The kernel
+	// runs a cooked socket's filter on the packet from its network header,
+	// with the link-layer protocol as SKF_AD_PROTOCOL, not on the SLL2
+	// frame the Live delivers (filter.Filter.Kernel builds both).
+	CookedFilter []bpf.RawInstruction
 	// Workers is the number of sockets [OpenLiveWorkers] joins into one
 	// PACKET_FANOUT group per interface. OpenLive ignores it. Default: 1.
 	Workers int
@@ -177,3 +185,19 @@ func (l *Live) Close() error { return l.sys.close() }
 func (l *Live) Stats() LiveStats { return l.sys.stats() }
 
 var _ Source = (*Live)(nil)
+
+// symmetricFanout reports whether a kernel of release rel (uname -r, e.g.
+// "6.18.44-fc") hashes PACKET_FANOUT_HASH symmetrically: Linux 4.7 and
+// newer. A release it cannot read counts as new.
+func symmetricFanout(rel string) bool {
+	parts := strings.SplitN(rel, ".", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return major > 4 || major == 4 && minor >= 7
+}

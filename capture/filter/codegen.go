@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/net/bpf"
@@ -31,7 +32,6 @@ func compile(expr string, n node, link capture.LinkType, snaplen int) ([]bpf.Ins
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
 	}
-	c := &compiler{expr: expr, link: link, tunnels: new(int)}
 	switch link {
 	case capture.LinkTypeEthernet, capture.LinkTypeLinuxSLL, capture.LinkTypeLinuxSLL2,
 		capture.LinkTypeRaw, capture.LinkTypeIPv4, capture.LinkTypeIPv6,
@@ -39,6 +39,13 @@ func compile(expr string, n node, link capture.LinkType, snaplen int) ([]bpf.Ins
 	default:
 		return nil, &Error{Expr: expr, Msg: fmt.Sprintf("link type %d not supported", link), Err: ErrUnsupported}
 	}
+	c := &compiler{expr: expr, link: link, tunnels: new(int)}
+	return c.program(n, snaplen)
+}
+
+// program compiles the expression n for c's link type and view.
+func (c *compiler) program(n node, snaplen int) ([]bpf.Instruction, error) {
+	expr := c.expr
 	var root node = constNode(true)
 	if n != nil {
 		var err error
@@ -87,6 +94,8 @@ type testNode struct {
 	// reg, when not 0, is 1 + the scratch slot holding the base that off
 	// and msh are relative to (inside a tunnel).
 	reg int
+	// lenAdd is added to the packet length (srcLen) before the test.
+	lenAdd uint32
 }
 
 // maxTunnels bounds the nested "vxlan"/"geneve" primitives; each uses two
@@ -123,9 +132,11 @@ type storeNode struct {
 type loadSrc uint8
 
 const (
-	srcAbs loadSrc = iota // ld [off]
-	srcInd                // ldxb 4*([msh]&0xf); ld [x + off]
-	srcLen                // ld #pktlen
+	srcAbs     loadSrc = iota // ld [off]
+	srcInd                    // ldxb 4*([msh]&0xf); ld [x + off]
+	srcLen                    // ld #pktlen
+	srcProto                  // ld #proto: SKF_AD_PROTOCOL, the link-layer protocol
+	srcVLANTag                // ld #vlan_tci: SKF_AD_VLAN_TAG, the tag the kernel moved out
 )
 
 func (constNode) isNode() {}
@@ -182,7 +193,40 @@ type compiler struct {
 	link    capture.LinkType
 	tun     int
 	tunnels *int // the deepest tunnel level used, shared by copies
+	// cooked compiles for the kernel's view of a cooked (SOCK_DGRAM)
+	// AF_PACKET socket: the packet starts at the network layer and the
+	// SLL2 protocol field is SKF_AD_PROTOCOL. link is LinkTypeLinuxSLL2.
+	cooked bool
+	// aux compiles for packets whose outer VLAN tag the kernel moved into
+	// the skb metadata (SKF_AD_VLAN_TAG): the frame the
+	// user-space filter sees has it back at offset 12, the kernel's does
+	// not.
+	aux bool
 }
+
+// errNotExact is returned while compiling a kernel variant for something
+// the kernel's view of the packet cannot express exactly.
+var errNotExact = errors.New("not exact in the kernel")
+
+// kernelTop reports whether a primitive at the top level (not in a tunnel)
+// sees the kernel's view rather than the delivered frame.
+func (c *compiler) kernelTop() bool { return c.tun == 0 && (c.cooked || c.aux) }
+
+// lenAdd is what the kernel's packet length lacks of the delivered
+// frame's: the SLL2 header of a cooked socket, the tag moved out.
+func (c *compiler) lenAdd() uint32 {
+	var n uint32
+	if c.cooked {
+		n += 20
+	}
+	if c.aux {
+		n += 4
+	}
+	return n
+}
+
+// isTPID reports whether proto is an 802.1Q/802.1ad tag protocol id.
+func isTPID(proto uint16) bool { return proto == 0x8100 || proto == 0x88a8 || proto == 0x9100 }
 
 // at returns the compiler for primitives at tunnel level tun.
 func (c *compiler) at(tun int) *compiler {
@@ -260,6 +304,14 @@ func (c *compiler) nl(vlans int) uint32 {
 	if c.tun > 0 {
 		return nlBias + 4*uint32(vlans)
 	}
+	if c.cooked {
+		return 0
+	}
+	if c.aux && vlans > 0 {
+		// The first tag is not in the kernel's frame. (With vlans 0,
+		// every primitive is guarded by linkProto, false there.)
+		vlans--
+	}
 	switch c.link {
 	case capture.LinkTypeEthernet:
 		return 14 + 4*uint32(vlans)
@@ -280,6 +332,18 @@ func (c *compiler) linkProto(proto uint16, vlans int) node {
 	const ipv4, ipv6 = 0x800, 0x86dd
 	if c.tun > 0 {
 		return eq(2, 12+4*uint32(vlans), uint32(proto))
+	}
+	if c.aux && vlans == 0 {
+		// The delivered frame has the moved-out tag's TPID here, never
+		// another protocol. (expand refuses a TPID: which one it is
+		// would take SKF_AD_VLAN_TPID, Linux 3.19+.)
+		return constNode(false)
+	}
+	if c.cooked {
+		return testNode{src: srcProto, cond: bpf.JumpEqual, k: uint32(proto)}
+	}
+	if c.aux {
+		vlans--
 	}
 	switch c.link {
 	case capture.LinkTypeEthernet:
@@ -389,6 +453,9 @@ func (c *compiler) expand(n node) (node, error) {
 		}
 		return not(x), nil
 	case linkProtoNode:
+		if c.aux && c.tun == 0 && n.vlans == 0 && isTPID(n.proto) {
+			return nil, errNotExact
+		}
 		return c.linkProto(n.proto, n.vlans), nil
 	case ipProtoNode:
 		nl := c.nl(n.vlans)
@@ -420,7 +487,21 @@ func (c *compiler) expand(n node) (node, error) {
 		if c.link != capture.LinkTypeEthernet && c.tun == 0 {
 			return nil, c.errorf(n.tok, "no VLAN support for %s", linkName(c.link))
 		}
-		off := 12 + 4*uint32(n.vlans)
+		if c.aux && c.tun == 0 && n.vlans == 0 {
+			// The tag the kernel moved out of the frame: present in
+			// this branch. Like libpcap, its TPID is not tested (the
+			// Live re-inserts it from tp_vlan_tpid, an 802.1Q or 802.1ad
+			// one from any real device).
+			if n.id < 0 {
+				return constNode(true), nil
+			}
+			return testNode{src: srcVLANTag, mask: 0xfff, cond: bpf.JumpEqual, k: uint32(n.id)}, nil
+		}
+		vl := n.vlans
+		if c.aux && c.tun == 0 {
+			vl--
+		}
+		off := 12 + 4*uint32(vl)
 		tag := or(eq(2, off, 0x8100), eq(2, off, 0x88a8), eq(2, off, 0x9100))
 		if n.id >= 0 {
 			tag = and(tag, testNode{src: srcAbs, size: 2, off: off + 2, mask: 0xfff, cond: bpf.JumpEqual, k: uint32(n.id)})
@@ -428,10 +509,13 @@ func (c *compiler) expand(n node) (node, error) {
 		return tag, nil
 	case lenNode:
 		if n.greater {
-			return testNode{src: srcLen, cond: bpf.JumpGreaterOrEqual, k: n.n}, nil
+			return testNode{src: srcLen, cond: bpf.JumpGreaterOrEqual, k: n.n, lenAdd: c.lenAdd()}, nil
 		}
-		return not(testNode{src: srcLen, cond: bpf.JumpGreaterThan, k: n.n}), nil
+		return not(testNode{src: srcLen, cond: bpf.JumpGreaterThan, k: n.n, lenAdd: c.lenAdd()}), nil
 	case relNode:
+		if c.kernelTop() && !kernelArith(n.l) || c.kernelTop() && !kernelArith(n.r) {
+			return nil, errNotExact
+		}
 		var guards []node
 		c.guards(n.l, &guards)
 		c.guards(n.r, &guards)
@@ -577,6 +661,20 @@ func tunOf(n node) int {
 		return n.tun
 	}
 	return 0
+}
+
+// kernelArith reports whether a has no load the kernel's view changes: the
+// link header (ether[], link[]) at the top level.
+func kernelArith(a arith) bool {
+	switch a := a.(type) {
+	case binArith:
+		return kernelArith(a.l) && kernelArith(a.r)
+	case negArith:
+		return kernelArith(a.x)
+	case loadArith:
+		return (a.tun > 0 || a.proto != "ether" && a.proto != "link") && kernelArith(a.idx)
+	}
+	return true
 }
 
 // maxLoadTun returns the deepest tunnel level of the loads in a.

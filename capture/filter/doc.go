@@ -53,6 +53,22 @@
 // either byte order; IPv6 as 24, 28 or 30 like libpcap reading a file) and
 // LOOP (108).
 //
+// # In the kernel
+//
+// [Filter.Kernel] builds the program to attach to a live AF_PACKET socket
+// so that the kernel drops what the expression rejects before it is queued:
+// on a cooked socket ("any") the kernel's packet starts at the network
+// layer and its link protocol is the ancillary load SKF_AD_PROTOCOL; the
+// outer VLAN tag of a received frame is in the packet's metadata
+// (SKF_AD_VLAN_TAG_PRESENT, SKF_AD_VLAN_TAG), so the first vlan primitive
+// becomes ancillary loads and the later offsets move back by four, as
+// libpcap does; len adds back the cooked header and the tag. Only ether[]
+// and link[] relations, and "ether proto" of a VLAN TPID, have no exact
+// kernel form: tagged frames then go to user space
+// ([KernelProgram.Recheck]), and on a cooked socket an expression with
+// ether[] or link[] does entirely ([ErrNotExact]). A test compares every kernel program on real
+// sockets with the user-space filter on the same traffic.
+//
 // # Not supported
 //
 // Host and port names that need resolving (hostnames, /etc/services beyond

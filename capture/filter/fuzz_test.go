@@ -39,6 +39,20 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("%q: New: %v after Compile succeeded", expr, err)
 		}
 		fl.Match([]byte(expr), len(expr)+10)
+		if link == capture.LinkTypeEthernet || link == capture.LinkTypeLinuxSLL2 {
+			// The kernel variant: exact or ErrNotExact, never longer than
+			// the kernel takes.
+			kp, err := fl.Kernel(link, 0)
+			if err != nil {
+				if !errors.Is(err, filter.ErrNotExact) && !errors.Is(err, filter.ErrTooLong) {
+					t.Fatalf("%q: Kernel: %v", expr, err)
+				}
+				return
+			}
+			if len(kp.Program) > 4096 || len(kp.Program) < 3 {
+				t.Fatalf("%q: kernel program of %d instructions", expr, len(kp.Program))
+			}
+		}
 	})
 }
 

@@ -75,6 +75,14 @@ func (g *gen) bool(n node, t, f int) error {
 		switch {
 		case n.src == srcLen:
 			g.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+			if n.lenAdd != 0 {
+				g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: n.lenAdd})
+			}
+		case n.src == srcProto:
+			g.emit(bpf.LoadExtension{Num: bpf.ExtProto})
+		case n.src == srcVLANTag:
+			g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTag})
+
 		case n.reg != 0 && n.src == srcAbs:
 			g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: n.reg - 1})
 			g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})
@@ -166,6 +174,9 @@ func (g *gen) arith(c *compiler, a arith) error {
 		g.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: a.v})
 	case lenArith:
 		g.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+		if n := c.lenAdd(); n != 0 {
+			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: n})
+		}
 	case negArith:
 		if err := g.arith(c, a.x); err != nil {
 			return err

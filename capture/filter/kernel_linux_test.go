@@ -44,6 +44,24 @@ func TestKernelAccepts(t *testing.T) {
 				t.Errorf("%s %q: kernel rejects the program: %v\n%s", linkName(link), expr, err, filter.Disassemble(prog))
 			}
 			n++
+			if link != capture.LinkTypeEthernet && link != capture.LinkTypeLinuxSLL2 {
+				continue
+			}
+			f, err := filter.New(expr, link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := f.Kernel(link, 0)
+			if errors.Is(err, filter.ErrNotExact) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s %q: Kernel: %v", linkName(link), expr, err)
+			}
+			if err := pc.SetBPF(kp.Program); err != nil {
+				t.Errorf("%s %q: kernel rejects the kernel program: %v", linkName(link), expr, err)
+			}
+			n++
 		}
 	}
 	t.Logf("kernel accepted %d programs", n)

@@ -6,8 +6,9 @@ import "github.com/wiretrace/wiretrace/capture"
 // Packets of a link type the expression cannot apply to (vlan on a cooked
 // capture, say) are dropped and counted as Unfilterable.
 type Source struct {
-	src capture.Source
-	f   *Filter
+	src  capture.Source
+	f    *Filter
+	plan *LivePlan // pass what the kernel filtered exactly
 	// Rejected counts packets the filter did not accept.
 	Rejected uint64
 	// Unfilterable counts packets whose link type the filter cannot test.
@@ -24,6 +25,9 @@ func (s *Source) ReadPacket(p *capture.Packet) error {
 	for {
 		if err := s.src.ReadPacket(p); err != nil {
 			return err
+		}
+		if s.plan != nil && s.plan.filtered(p) {
+			return nil
 		}
 		ok, err := s.f.MatchPacket(p)
 		switch {

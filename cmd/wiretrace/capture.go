@@ -8,13 +8,16 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/capture/ebpf"
 	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/metrics"
 	"github.com/wiretrace/wiretrace/correlate"
 	"golang.org/x/net/bpf"
 )
@@ -46,9 +49,13 @@ func newCaptureCmd() *cobra.Command {
 		Long: `Capture reads packets from network interfaces (AF_PACKET with a
 TPACKET_V3 ring; classic BPF filters only, so CAP_NET_RAW is enough) and
 prints the traces they contain, as replay does for files. Each span's
-capture field is the interface name. SIGINT or SIGTERM, -c or --duration
-stop the capture; open traces are flushed and the stats line (kernel drops
-included) is printed.
+capture field is the interface name. The filter expression runs in the
+kernel wherever its program can be exact (the stats line says filter=...).
+--workers N spreads flows over N sockets of one PACKET_FANOUT group, each
+with its own decode/reassembly/parse worker, feeding one correlate stage.
+SIGINT or SIGTERM, -c or --duration stop the capture; open traces are
+flushed and the stats line (kernel drops summed over the sockets) is
+printed.
 
 With --ebpf auto (the default) or on, and a kernel that can (4.14 or
 newer with BTF, root), syscall tracepoints name the process and thread
@@ -76,7 +83,7 @@ func (c *captureFlags) register(cmd *cobra.Command, ifaces []string) {
 	f.DurationVar(&c.duration, "duration", 0, "stop after this long")
 	f.BoolVarP(&c.noPromisc, "no-promiscuous-mode", "p", false, "do not put the interfaces into promiscuous mode")
 	f.StringVarP(&c.write, "write", "w", "", "also write the packets to `FILE` (pcapng)")
-	f.IntVar(&c.workers, "workers", 1, "pipelines fed by PACKET_FANOUT (only 1 for now)")
+	f.IntVar(&c.workers, "workers", 1, "decode/reassembly/parse workers, one PACKET_FANOUT socket each, feeding one correlate stage")
 	f.StringVar(&c.bpfFile, "bpf-file", "", "attach the classic BPF program in `FILE` ('tcpdump -ddd' output)")
 	f.StringVar(&c.ebpf, "ebpf", ebpfAuto, "process and thread of each span from eBPF tracepoints: `MODE` auto (when the kernel can), on (or fail) or off")
 	f.StringVar(&c.btfFile, "btf-file", "", "BTF of the running kernel in `FILE`, for --ebpf on kernels without /sys/kernel/btf/vmlinux")
@@ -109,19 +116,19 @@ func (c *captureFlags) liveConfig() (*capture.LiveConfig, error) {
 }
 
 func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []string) error {
-	// A filter expression is compiled to classic BPF and run on each
-	// packet as the ring hands it over (VLAN tags re-inserted, cooked
-	// headers built), so it sees what tcpdump's would; --bpf-file
-	// programs run in the kernel.
+	// A filter expression is compiled to classic BPF and attached to the
+	// sockets, so the kernel drops what it rejects, wherever the kernel's
+	// view of the packet lets the program be exact (filter.LivePlan); the
+	// rest is matched in user space on the frames as delivered (VLAN tags
+	// re-inserted, cooked headers built), as tcpdump's filter would.
+	// With --bpf-file, that program runs in the kernel and the expression,
+	// if any, in user space.
 	flt, err := compileFilter(args)
 	if err != nil {
 		return err
 	}
-	if c.workers != 1 {
-		// Per-worker pipelines would split the flows a trace links (an
-		// inbound request and its outbound calls) over workers; that needs
-		// a shared correlate stage first.
-		return fmt.Errorf("capture: --workers %d: only 1 is supported for now", c.workers)
+	if c.workers < 1 {
+		return fmt.Errorf("capture: --workers %d: want at least 1", c.workers)
 	}
 	cfg, err := o.engineConfig(cmd)
 	if err != nil {
@@ -131,6 +138,11 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	lc, err := c.liveConfig()
 	if err != nil {
 		return err
+	}
+	var plan *filter.LivePlan
+	if flt != nil && c.bpfFile == "" {
+		plan = flt.PlanLive(c.snaplen)
+		plan.Configure(lc, c.snaplen)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,11 +159,24 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 		return err
 	}
 	defer tracer.Close()
-	live, err := capture.OpenLive(ctx, lc)
+	lc.Workers = c.workers
+	lives, err := capture.OpenLiveWorkers(ctx, lc)
+	if err != nil && plan != nil && errors.Is(err, syscall.EINVAL) {
+		// A kernel that refuses the program (an ancillary load it
+		// does not know): filter in user space.
+		fmt.Fprintf(cmd.ErrOrStderr(), "wiretrace: the kernel refused the filter program (%v); filtering in user space\n", err)
+		plan = nil
+		lc.Filter, lc.CookedFilter = nil, nil
+		lives, err = capture.OpenLiveWorkers(ctx, lc)
+	}
 	if err != nil {
 		return err
 	}
-	defer live.Close()
+	defer func() {
+		for _, l := range lives {
+			l.Close()
+		}
+	}()
 	var pw *capture.PcapngWriter
 	if c.write != "" {
 		f, err := os.Create(c.write)
@@ -172,6 +197,12 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if err != nil {
 		return err
 	}
+	liveStats := func() capture.LiveStats { return sumLiveStats(lives) }
+	where := filterWhere(flt, plan, c.bpfFile != "")
+	if c.workers > 1 {
+		return runCaptureWorkers(cmd, o, c, cfg, lives, flt, plan, sink, pw, quit, where, tracer)
+	}
+	live := lives[0]
 	var src capture.Source = live
 	var p *pipeline
 	if o.metricsAddr != "" {
@@ -190,7 +221,10 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	eng := engine.New(cfg, sink)
 	stderr := cmd.ErrOrStderr()
 	var fs *filter.Source
-	if flt != nil {
+	if plan != nil {
+		fs = filter.NewLiveSource(src, plan)
+		src = fs
+	} else if flt != nil {
 		fs = filter.NewSource(src, flt)
 		src = fs
 	}
@@ -215,17 +249,192 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if !o.quiet {
 		var b strings.Builder
 		b.WriteString(eng.StatsLine())
-		st := live.Stats()
-		st.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
-		fmt.Fprintf(&b, " ring=%s", st.Version)
-		if fs != nil {
-			fs.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
-		}
+		writeLiveStats(&b, liveStats(), where, fs)
 		o.sinkStats(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		ebpfStats(tracer, func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		fmt.Fprintln(stderr, "wiretrace:", b.String())
 	}
 	return errors.Join(rerr, ferr, cerr, werr)
+}
+
+// sumLiveStats adds up the counters of the fanout workers' sockets.
+func sumLiveStats(lives []*capture.Live) capture.LiveStats {
+	var out capture.LiveStats
+	for _, l := range lives {
+		s := l.Stats()
+		out.Received += s.Received
+		out.Delivered += s.Delivered
+		out.KernelDrops += s.KernelDrops
+		out.Freezes += s.Freezes
+		if out.Version == capture.RingUnknown {
+			out.Version = s.Version
+		}
+	}
+	return out
+}
+
+// filterWhere says where the filter runs, for the stats line: "kernel",
+// "user", or per socket kind ("ethernet:kernel,cooked:user"); "" without
+// a filter.
+func filterWhere(flt *filter.Filter, plan *filter.LivePlan, bpfFile bool) string {
+	switch {
+	case plan != nil:
+		e, c := plan.Where(capture.LinkTypeEthernet), plan.Where(capture.LinkTypeLinuxSLL2)
+		if e == c {
+			return e
+		}
+		return "ethernet:" + e + ",cooked:" + c
+	case flt != nil && bpfFile:
+		return "kernel(bpf-file)+user"
+	case flt != nil:
+		return "user"
+	case bpfFile:
+		return "kernel(bpf-file)"
+	}
+	return ""
+}
+
+// writeLiveStats appends the live counters, the ring, where the filter ran
+// and the user-space filter's counters (summed over fss) to the stats line.
+func writeLiveStats(b *strings.Builder, st capture.LiveStats, where string, fss ...*filter.Source) {
+	st.Each(func(name string, v uint64) { fmt.Fprintf(b, " %s=%d", name, v) })
+	fmt.Fprintf(b, " ring=%s", st.Version)
+	if where != "" {
+		fmt.Fprintf(b, " filter=%s", where)
+	}
+	var rejected, unfilterable uint64
+	n := 0
+	for _, fs := range fss {
+		if fs != nil {
+			rejected += fs.Rejected
+			unfilterable += fs.Unfilterable
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(b, " filter_rejected=%d filter_unfilterable=%d", rejected, unfilterable)
+	}
+}
+
+// deadlineSource is a worker's source (maybe filtered) with its socket's
+// read deadline.
+type deadlineSource struct {
+	capture.Source
+	live *capture.Live
+}
+
+func (d deadlineSource) SetReadDeadline(t time.Time) error { return d.live.SetReadDeadline(t) }
+
+// liveMetricsSource is the metrics' view of the workers' engine, set once
+// it exists (before the metrics server starts).
+type liveMetricsSource struct{ l *engine.Live }
+
+func (s *liveMetricsSource) EachStat(f func(string, uint64))       { s.l.EachStat(f) }
+func (s *liveMetricsSource) EachParseError(f func(string, uint64)) { s.l.EachParseError(f) }
+func (s *liveMetricsSource) PendingSpans() int                     { return s.l.PendingSpans() }
+
+// runCaptureWorkers runs one decode/reassembly/parse worker per fanout
+// socket and one correlate stage (engine.Live). -w writes the packets of
+// all workers to one file, in the order they are read (across workers,
+// not sorted by time); -c stops once that many packets were read (a few
+// more may already be in the workers).
+func runCaptureWorkers(cmd *cobra.Command, o *outputFlags, c *captureFlags, cfg *engine.Config, lives []*capture.Live,
+	flt *filter.Filter, plan *filter.LivePlan, sink correlate.Sink, pw *capture.PcapngWriter, quit func(), where string,
+	tracer *ebpf.Tracer) error {
+	srcs := make([]engine.LiveSource, len(lives))
+	fss := make([]*filter.Source, len(lives))
+	for i, l := range lives {
+		var src capture.Source = l
+		if flt != nil {
+			// A Filter is not safe for concurrent use: one per worker.
+			f, err := filter.New(flt.String(), capture.LinkTypeEthernet)
+			if err != nil {
+				return err
+			}
+			if plan != nil {
+				fss[i] = filter.NewLiveSource(src, f.PlanLive(c.snaplen))
+			} else {
+				fss[i] = filter.NewSource(src, f)
+			}
+			src = fss[i]
+		}
+		srcs[i] = deadlineSource{Source: src, live: l}
+	}
+	lc := &engine.LiveConfig{}
+	if o.metricsAddr == "" {
+		return runWorkers(cmd, o, c, cfg, lives, srcs, fss, sink, pw, quit, where, lc, nil, tracer)
+	}
+	ms := &liveMetricsSource{}
+	m := metrics.New(&metrics.Config{Source: ms, Extra: []func(func(string, uint64)){
+		func(f func(string, uint64)) { st := sumLiveStats(lives); st.Each(f) },
+		func(f func(string, uint64)) { ebpfStats(tracer, f) }, o.pluginStats}})
+	var stopMetrics func() error
+	defer func() {
+		if stopMetrics != nil {
+			stopMetrics()
+		}
+	}()
+	return runWorkers(cmd, o, c, cfg, lives, srcs, fss, m.Sink(sink), pw, quit, where, lc, func(l *engine.Live) error {
+		ms.l = l // before the server starts: no scrape sees it unset
+		var err error
+		stopMetrics, err = serveMetrics(cmd, o.metricsAddr, m)
+		return err
+	}, tracer)
+}
+
+func runWorkers(cmd *cobra.Command, o *outputFlags, c *captureFlags, cfg *engine.Config, lives []*capture.Live,
+	srcs []engine.LiveSource, fss []*filter.Source, sink correlate.Sink, pw *capture.PcapngWriter, quit func(),
+	where string, lc *engine.LiveConfig, started func(*engine.Live) error, tracer *ebpf.Tracer) error {
+	var (
+		mu   sync.Mutex
+		n    int64
+		werr error
+	)
+	lc.OnPacket = func(p *capture.Packet) {
+		if pw == nil && c.count == 0 {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if pw != nil && werr == nil {
+			werr = pw.WritePacket(p)
+		}
+		n++
+		if c.count > 0 && n >= c.count {
+			quit()
+		}
+	}
+	// A read error ends the capture, as it does with one worker; Wait
+	// returns it.
+	lc.OnError = func(error) { quit() }
+	eng := engine.NewLive(cfg, sink, srcs, lc)
+	var serr error
+	if started != nil {
+		if serr = started(eng); serr != nil {
+			quit()
+		}
+	}
+	eerr := eng.Wait()
+	for _, l := range lives {
+		l.Close()
+	}
+	cerr := sink.Close()
+	var ferr error
+	if pw != nil {
+		ferr = pw.Flush()
+	}
+	if !o.quiet {
+		var b strings.Builder
+		b.WriteString(eng.StatsLine())
+		fmt.Fprintf(&b, " workers=%d", len(lives))
+		writeLiveStats(&b, sumLiveStats(lives), where, fss...)
+		o.sinkStats(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
+		ebpfStats(tracer, func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
+		fmt.Fprintln(cmd.ErrOrStderr(), "wiretrace:", b.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(serr, eerr, cerr, werr, ferr)
 }
 
 // readLive feeds packets from src (live, maybe filtered) to eng until the

@@ -218,9 +218,15 @@ func TestCaptureNetRawOnly(t *testing.T) {
 	t.Run("net_raw", func(t *testing.T) {
 		// strace runs as root and follows setpriv into the capture.
 		wrap := append([]string{"strace", "-f", "-e", "trace=bpf", "-o", trace}, setpriv...)
-		out, err := wiretraceCmd(ctx, t, n.a, exe, wrap, "capture", "-i", "wta", "--duration", "1s", "--format", "jsonl").CombinedOutput()
+		// A filter expression, attached in the kernel with
+		// SO_ATTACH_FILTER (classic BPF: no bpf(2), no CAP_BPF), and
+		// two fanout workers.
+		out, err := wiretraceCmd(ctx, t, n.a, exe, wrap, "capture", "-i", "wta", "--workers", "2", "--duration", "1s", "--format", "jsonl", "udp", "port", "9999").CombinedOutput()
 		if err != nil {
 			t.Fatalf("capture with CAP_NET_RAW only: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), " filter=kernel ") {
+			t.Errorf("the filter did not run in the kernel:\n%s", out)
 		}
 		if !strings.Contains(string(out), "live_delivered=") || strings.Contains(string(out), "live_delivered=0 ") {
 			t.Errorf("no packets captured:\n%s", out)

@@ -14,7 +14,11 @@
 #      tshark -r FILE -Y http.request -T fields -e http.request.uri > /dev/null
 #    tshark reads only the first BENCH_TSHARK_PACKETS packets (it is about
 #    50 times slower); its rates are per packet read, and its ratio compares
-#    packet rates.
+#    packet rates;
+# 4. live capture (testdata/gen/livebench.sh, as root with ip netns only;
+#    BENCH_LIVE=0 skips it): packets/s captured with zero kernel drops on a
+#    veth by wiretrace capture --workers 1 and 2 and tcpdump -w /dev/null,
+#    at the same time on the same traffic.
 #
 # Needs go, and for their rows /usr/bin/time (Debian time), tcpdump, tshark:
 # a missing tool's row says so.
@@ -124,3 +128,8 @@ END {
 	print ""
 	for (i = 1; i <= NR; i++) printf "%s: %s\n", name[i], cmd[i]
 }'
+
+if [ "${BENCH_LIVE:-1}" != 0 ]; then
+	echo
+	testdata/gen/livebench.sh
+fi
