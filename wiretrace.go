@@ -19,6 +19,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/mysql"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
+	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
 // Config configures a Pipeline. A nil *Config, and the zero value of every
@@ -60,31 +61,65 @@ type Config struct {
 	// Logger receives lifecycle events and rate-limited anomalies, never
 	// packets. Nil discards them.
 	Logger *slog.Logger
+	// TLSKeys, when set, gives TLS session secrets (an NSS key log, see
+	// OpenKeyLog): the sessions it knows are decrypted and their plaintext
+	// goes through the other protocols' parsers (HTTP/1.x, HTTP/2, gRPC,
+	// ...). Sessions it does not know get handshake and encrypted spans.
+	TLSKeys tls.KeySource
 }
 
 // DefaultProtocols returns the built-in protocols in sniffing priority: text
 // protocols first, since Redis's inline commands look like HTTP/1 request
-// lines and HTTP must have the first look. The slice is new on each call.
+// lines and HTTP must have the first look; TLS (a ClientHello) before the
+// binary protocols. The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
-	return []*protocols.Protocol{http.Protocol, http2.Protocol, redis.Protocol,
+	return []*protocols.Protocol{http.Protocol, http2.Protocol, tls.Protocol, redis.Protocol,
 		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when
 // set, otherwise the built-in protocols (unless ReplaceProtocols) followed
 // by Protocols. A nil cfg gives the built-in protocols.
-func (c *Config) Registry() *protocols.Registry {
-	if c == nil {
-		return protocols.NewRegistry(DefaultProtocols()...)
+//
+// With TLSKeys, the built-in TLS protocol (tls.Protocol) in it is replaced by
+// one that decrypts with those keys and parses the plaintext with the
+// registry's protocols.
+func (c *Config) Registry() *protocols.Registry { return c.registry(nil) }
+
+// registry is Registry with the TLS protocol counting into counters.
+func (c *Config) registry(counters *tls.Counters) *protocols.Registry {
+	var reg *protocols.Registry
+	switch {
+	case c == nil:
+		reg = protocols.NewRegistry(DefaultProtocols()...)
+	case c.Driver.Registry != nil:
+		reg = c.Driver.Registry
+	default:
+		var ps []*protocols.Protocol
+		if !c.ReplaceProtocols {
+			ps = DefaultProtocols()
+		}
+		reg = protocols.NewRegistry(append(ps, c.Protocols...)...)
 	}
-	if c.Driver.Registry != nil {
-		return c.Driver.Registry
+	var keys tls.KeySource
+	if c != nil {
+		keys = c.TLSKeys
 	}
-	var ps []*protocols.Protocol
-	if !c.ReplaceProtocols {
-		ps = DefaultProtocols()
+	if keys == nil && counters == nil {
+		return reg
 	}
-	return protocols.NewRegistry(append(ps, c.Protocols...)...)
+	list := reg.Protocols()
+	found := false
+	for i, p := range list {
+		if p == tls.Protocol {
+			list[i] = tls.New(&tls.Config{Keys: keys, Inner: reg, Counters: counters})
+			found = true
+		}
+	}
+	if !found {
+		return reg
+	}
+	return protocols.NewRegistry(list...)
 }
 
 // Validate reports the first inconsistency in c: a nil or unnamed protocol,
@@ -146,6 +181,7 @@ type Pipeline struct {
 	cp     capture.Packet
 	closed bool
 	cerr   error
+	tls    *tls.Counters
 }
 
 // New returns a pipeline that writes traces to sink. A nil cfg means the
@@ -164,14 +200,14 @@ func New(cfg *Config, sink correlate.Sink) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{log: log}
+	p := &Pipeline{log: log, tls: &tls.Counters{}}
 	cc := cfg.Correlate
 	if cc.Logger == nil {
 		cc.Logger = cfg.Logger
 	}
 	p.b = correlate.NewBuilder(&cc, sink)
 	dc := cfg.Driver
-	dc.Registry = cfg.Registry()
+	dc.Registry = cfg.registry(p.tls)
 	pc := cfg.Parser
 	dc.Parser = &pc
 	p.drv = protocols.NewDriver(&dc, p.b)
@@ -314,20 +350,23 @@ type Stats struct {
 	Decode    decode.DecoderStats
 	Assembler decode.AssemblerStats
 	Driver    protocols.DriverStats
+	TLS       tls.Stats
 	Correlate correlate.Stats
 }
 
 // Each calls f for every counter in a fixed order: decoding (packets and
-// bytes first), reassembly, protocols, correlation. The names are
+// bytes first), reassembly, protocols, TLS, correlation. The names are
 // snake_case and stable; they make up the CLI's stats line.
 func (s *Stats) Each(f func(name string, v uint64)) {
 	s.Decode.Each(f)
 	s.Assembler.Each(f)
 	s.Driver.Each(f)
+	s.TLS.Each(f)
 	s.Correlate.Each(f)
 }
 
 // Stats returns a copy of the counters.
 func (p *Pipeline) Stats() Stats {
-	return Stats{Decode: p.dec.Stats(), Assembler: p.asm.Stats(), Driver: p.drv.Stats(), Correlate: p.b.Stats()}
+	return Stats{Decode: p.dec.Stats(), Assembler: p.asm.Stats(), Driver: p.drv.Stats(),
+		TLS: p.tls.Stats(), Correlate: p.b.Stats()}
 }
