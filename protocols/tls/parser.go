@@ -194,11 +194,11 @@ type dirState struct {
 
 // exchange is an encrypted request and response told apart by turns.
 type exchange struct {
-	reqOpen                  bool // a request was emitted, its response not yet
-	respActive               bool // the server answers
-	partial                  bool
-	reqRecords, reqBytes     int
-	respRecords, respBytes   int
+	reqOpen                bool // a request was emitted, its response not yet
+	respActive             bool // the server answers
+	partial                bool
+	reqRecords, reqBytes   int
+	respRecords, respBytes int
 }
 
 // Parser is the TLS parser of one connection. It is not safe for

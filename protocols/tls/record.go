@@ -125,4 +125,3 @@ func alertName(d uint8) string {
 	}
 	return "alert_" + strconv.Itoa(int(d))
 }
-
