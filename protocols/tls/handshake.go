@@ -316,7 +316,11 @@ func ja3(ch *clientHello) string {
 		}
 		b.WriteString(strconv.Itoa(int(f)))
 	}
-	sum := md5.Sum([]byte(b.String()))
+	return md5Hex([]byte(b.String()))
+}
+
+func md5Hex(b []byte) string {
+	sum := md5.Sum(b)
 	return hex.EncodeToString(sum[:])
 }
 
