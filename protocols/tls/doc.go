@@ -86,7 +86,7 @@
 //
 // Sniff recognises a handshake record holding a ClientHello (ToServer) or a
 // ServerHello (ToClient) of SSL 3.0 to TLS 1.2 record version; ports are
-// only a hint ([Ports]). Connections captured after their handshake are not
+// only a hint (443, 8443, 9443, 6443, 465, 636, 993, 995, 853, 5671). Connections captured after their handshake are not
 // recognised.
 //
 // # Concurrency and ownership

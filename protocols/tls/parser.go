@@ -114,9 +114,9 @@ func (p *Parser) count(i int) {
 	}
 }
 
-// Ports are the well-known TLS server ports: HTTPS, alternative HTTPS,
+// ports are the well-known TLS server ports: HTTPS, alternative HTTPS,
 // Kubernetes API, SMTPS, LDAPS, IMAPS, POP3S, DNS over TLS, AMQPS.
-var Ports = []uint16{443, 8443, 9443, 6443, 465, 636, 993, 995, 853, 5671}
+var ports = []uint16{443, 8443, 9443, 6443, 465, 636, 993, 995, 853, 5671}
 
 // Protocol is the TLS descriptor without keys: handshake and encrypted
 // exchange spans.
@@ -132,7 +132,7 @@ func New(cfg *Config) *protocols.Protocol {
 	return &protocols.Protocol{
 		Name:    Name,
 		Summary: "TLS handshakes (SNI, ALPN, version, cipher, JA3/JA4, certificate, alerts) and encrypted exchanges; with a key log, the decrypted protocol",
-		Ports:   Ports,
+		Ports:   ports,
 		Sniff:   Sniff,
 		New:     func(pc *protocols.Config) protocols.Parser { return NewParser(pc, &c) },
 	}
