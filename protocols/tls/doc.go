@@ -27,10 +27,12 @@
 // handshake record; TLS 1.3 with keys: the decrypted Finished; TLS 1.3
 // without keys: the server's last record before the client's next one), so
 // the span lasts from ClientHello to the end of the server's handshake. A
-// fatal alert during the handshake (or any alert but close_notify and
-// user_canceled) is the response, status error, with tls.alert and
-// error.type set to the alert description; it is emitted in the direction
-// that sent it. A connection that ends before the handshake does is an
+// fatal alert during the handshake is the response, status error, with
+// tls.alert and error.type set to the alert description; it is emitted in
+// the direction that sent it. A fatal alert after the handshake is an
+// unsolicited error span "alert <description>". Warnings (an
+// unrecognized_name before the ServerHello), close_notify and
+// user_canceled end nothing. A connection that ends before the handshake does is an
 // error with error.type "handshake_incomplete". After a HelloRetryRequest
 // the second ClientHello adds nothing.
 //

@@ -701,8 +701,10 @@ func (p *Parser) finished(di int) {
 
 // alert handles an alert of direction di.
 func (p *Parser) alert(di int, level, desc uint8) {
-	if desc == 0 || desc == 90 || level == 1 && p.hsRespSent {
-		return // close_notify, user_canceled, a warning after the handshake
+	if desc == 0 || desc == 90 || level == 1 {
+		// close_notify, user_canceled, and warnings (such as an
+		// unrecognized_name before a ServerHello) do not end a session.
+		return
 	}
 	if !p.hsRespSent && p.haveCH {
 		p.hsRespSent = true
