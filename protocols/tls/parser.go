@@ -131,7 +131,7 @@ func New(cfg *Config) *protocols.Protocol {
 	}
 	return &protocols.Protocol{
 		Name:    Name,
-		Summary: "TLS handshakes (SNI, ALPN, version, cipher, JA3/JA4, certificate, alerts) and encrypted exchanges; with a key log, the decrypted protocol",
+		Summary: "TLS: handshake (SNI, ALPN, version, cipher, JA3/JA4, certificate, alerts), encrypted exchanges; decrypted with --tls-keylog",
 		Ports:   ports,
 		Sniff:   Sniff,
 		New:     func(pc *protocols.Config) protocols.Parser { return NewParser(pc, &c) },
