@@ -84,10 +84,12 @@ func DefaultProtocols() []*protocols.Protocol {
 // With TLSKeys, the built-in TLS protocol (tls.Protocol) in it is replaced by
 // one that decrypts with those keys and parses the plaintext with the
 // registry's protocols.
-func (c *Config) Registry() *protocols.Registry { return c.registry(nil) }
+func (c *Config) Registry() *protocols.Registry { return c.RegistryCounting(nil) }
 
-// registry is Registry with the TLS protocol counting into counters.
-func (c *Config) registry(counters *tls.Counters) *protocols.Registry {
+// RegistryCounting is Registry with the built-in TLS protocol counting into
+// counters (when not nil): for embedders that run their own protocols.Driver
+// and want the TLS counters a Pipeline reports in Stats.
+func (c *Config) RegistryCounting(counters *tls.Counters) *protocols.Registry {
 	var reg *protocols.Registry
 	switch {
 	case c == nil:
@@ -207,7 +209,7 @@ func New(cfg *Config, sink correlate.Sink) (*Pipeline, error) {
 	}
 	p.b = correlate.NewBuilder(&cc, sink)
 	dc := cfg.Driver
-	dc.Registry = cfg.registry(p.tls)
+	dc.Registry = cfg.RegistryCounting(p.tls)
 	pc := cfg.Parser
 	dc.Parser = &pc
 	p.drv = protocols.NewDriver(&dc, p.b)

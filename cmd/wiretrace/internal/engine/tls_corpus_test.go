@@ -1,8 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/wiretrace/wiretrace"
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/correlate/jsonl"
 )
 
 // TestTLSCorpus replays the public captures with TLS. nDPI's http_ipv6
@@ -41,5 +48,50 @@ func TestTLSCorpus(t *testing.T) {
 				t.Errorf("%s: tls span %s", f, s.Name)
 			}
 		}
+	}
+}
+
+// TestParallelTLS: with a key log, the sharded runner decrypts as the
+// single engine does and counts the same TLS sessions.
+func TestParallelTLS(t *testing.T) {
+	td := filepath.Join("..", "..", "..", "..", "testdata")
+	keys, err := wiretrace.OpenKeyLog(filepath.Join(td, "tls13_h2.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(n int) (string, string) {
+		src, err := capture.OpenFile(filepath.Join(td, "tls13_h2.pcap"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var out bytes.Buffer
+		sink := jsonl.New(nopWriteCloser{&out})
+		cfg := &engine.Config{TLSKeys: keys}
+		var r interface {
+			Run(capture.Source, func(error)) int
+			Close() error
+			StatsLine() string
+		}
+		if n == 0 {
+			r = engine.New(cfg, sink)
+		} else {
+			r = engine.NewParallel(cfg, sink, n)
+		}
+		r.Run(src, func(error) {})
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sink.Close()
+		line := r.StatsLine()
+		return out.String(), line[strings.Index(line, "tls_handshakes"):strings.Index(line, " spans=")]
+	}
+	want, wantStats := run(0)
+	if !strings.Contains(want, `"protocol":"http2"`) || !strings.Contains(wantStats, "tls_decrypted_sessions=1 ") {
+		t.Fatalf("one engine did not decrypt: %s", wantStats)
+	}
+	got, gotStats := run(2)
+	if got != want || gotStats != wantStats {
+		t.Errorf("2 workers: output or TLS counters differ: %s vs %s", gotStats, wantStats)
 	}
 }
