@@ -13,7 +13,7 @@ import (
 
 // tlsCases are the captures of testdata/gen/tls.sh: curl through a
 // TLS-terminating nginx to a plaintext backend.
-var tlsCases = []string{"tls12_http1", "tls13_http1", "tls12_h2", "tls13_h2"}
+var tlsCases = []string{"tls12_http1", "tls13_http1", "tls12_h2", "tls13_h2", "tls12_cbc_http1"}
 
 // edge returns "name status http-status" for the spans of the client's
 // connection to the gateway (server port), in start order.

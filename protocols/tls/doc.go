@@ -59,10 +59,14 @@
 // CLIENT_RANDOM (the TLS 1.2 master secret, expanded with the TLS 1.2 PRF)
 // or the four TLS 1.3 traffic secrets (expanded with HKDF-Expand-Label;
 // KeyUpdate is followed). Decrypted suites: TLS 1.2 AES-128/256-GCM and
-// ChaCha20-Poly1305 (RFC 5288, 5289, 7905), TLS 1.3 TLS_AES_128_GCM_SHA256,
-// TLS_AES_256_GCM_SHA384 and TLS_CHACHA20_POLY1305_SHA256, with crypto/aes,
-// crypto/cipher, golang.org/x/crypto/chacha20poly1305 and crypto/hkdf. CBC
-// suites, CCM suites, 0-RTT data and compression are not decrypted. The
+// ChaCha20-Poly1305 (RFC 5288, 5289, 7905) and AES-128/256-CBC with
+// HMAC-SHA1/SHA256/SHA384 (RFC 5246, 5289; MAC-then-encrypt, or
+// encrypt-then-MAC when the ServerHello accepts RFC 7366's extension), TLS
+// 1.3 TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 and
+// TLS_CHACHA20_POLY1305_SHA256, with crypto/aes, crypto/cipher,
+// crypto/hmac, golang.org/x/crypto/chacha20poly1305 and crypto/hkdf. CCM,
+// 3DES and RC4 suites, TLS 1.0/1.1 records, 0-RTT data and compression are
+// not decrypted. The
 // plaintext goes to an inner parser chosen by ALPN ("h2": http2,
 // "http/1.1": http) or by sniffing its first bytes, whose messages are
 // emitted as they are, with their own protocol name, redaction and timing

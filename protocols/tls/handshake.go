@@ -20,6 +20,7 @@ const (
 	extECPointFormats      = 11
 	extSignatureAlgorithms = 13
 	extALPN                = 16
+	extEncryptThenMAC      = 22
 	extSupportedVersions   = 43
 )
 

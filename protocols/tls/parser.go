@@ -2,6 +2,7 @@ package tls
 
 import (
 	ctls "crypto/tls"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -551,7 +552,8 @@ func (p *Parser) keys12() {
 		p.count(cUnsupported)
 		return
 	}
-	c, sv, err := newCiphers12(s, sec.MasterSecret, p.ch.random[:], p.sh.random[:])
+	etm := slices.Contains(p.sh.extensions, extEncryptThenMAC)
+	c, sv, err := newCiphers12(s, sec.MasterSecret, p.ch.random[:], p.sh.random[:], etm)
 	if err != nil {
 		p.count(cUnsupported)
 		return

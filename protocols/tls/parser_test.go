@@ -243,6 +243,9 @@ func TestSessions(t *testing.T) {
 		{"tls12 aes128gcm", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, "1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
 		{"tls12 aes256gcm sha384", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}, "1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
 		{"tls12 chacha20", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}, "1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+		{"tls12 aes128cbc sha1", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}, "1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
+		{"tls12 aes256cbc sha1", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}, "1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
+		{"tls12 aes128cbc sha256", ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}, "1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
 		{"tls13", ctls.VersionTLS13, ctls.VersionTLS13, nil, "1.3", ""},
 	}
 	reg := protocols.NewRegistry(phttp.Protocol)

@@ -4,7 +4,9 @@
 # log, for TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2, and the same requests in
 # plaintext.
 #
-#   sudo testdata/gen/tls.sh        -> testdata/tls*.pcap, testdata/tls*.keys
+#   sudo testdata/gen/tls.sh [CASE...]  -> testdata/tls*.pcap, testdata/tls*.keys
+#
+# CASE is a file name below without extension (default: all of them).
 #
 # Topology: four network namespaces on 10.241.1.0/24, no default route, IPv6
 # off. wtls-net holds bridge br0; each host namespace has an eth0 veth whose
@@ -24,6 +26,9 @@
 #   tls13_http1.pcap/.keys   --tlsv1.3 --http1.1
 #   tls12_h2.pcap/.keys      --tlsv1.2 --tls-max 1.2 --http2
 #   tls13_h2.pcap/.keys      --tlsv1.3 --http2
+#   tls12_cbc_http1.pcap/.keys  --tlsv1.2 --tls-max 1.2 --ciphers
+#                            ECDHE-ECDSA-AES128-SHA256 --http1.1 (AES-CBC with
+#                            HMAC-SHA256; OpenSSL negotiates encrypt-then-MAC)
 #   tls_plain_http1.pcap     http://gw:80 --http1.1 (the same requests; curl
 #                            7.88 fails reused h2c prior-knowledge
 #                            connections, so HTTP/1.1 is the plaintext
@@ -41,7 +46,13 @@
 # removed, on any exit.
 set -euo pipefail
 
-[[ $# -eq 0 ]] || { echo "usage: $0" >&2; exit 2; }
+all=(tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1 tls_plain_http1 tls_alert)
+cases=("$@")
+((${#cases[@]})) || cases=("${all[@]}")
+for c in "${cases[@]}"; do
+	[[ " ${all[*]} " == *" $c "* ]] || { echo "usage: $0 [${all[*]}]" >&2; exit 2; }
+done
+want() { [[ " ${cases[*]} " == *" $1 "* ]]; }
 if [[ $(id -u) -ne 0 ]]; then
 	echo "tls.sh: must run as root (network namespaces, tcpdump)" >&2
 	exit 1
@@ -214,9 +225,11 @@ record() {
 }
 
 tls12=(--tlsv1.2 --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305)
-for c in tls12_http1 tls13_http1 tls12_h2 tls13_h2; do
+for c in tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1; do
+	want "$c" || continue
 	opts=(-k)
 	case $c in
+	tls12_cbc_*) opts+=(--tlsv1.2 --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-SHA256) ;;
 	tls12_*) opts+=("${tls12[@]}") ;;
 	*) opts+=(--tlsv1.3) ;;
 	esac
@@ -228,7 +241,7 @@ for c in tls12_http1 tls13_http1 tls12_h2 tls13_h2; do
 	record "$c" env SSLKEYLOGFILE="$tmp/$c.keys" bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests https://shop.test ${opts[*]}"
 	cp "$tmp/$c.keys" "$out/$c.keys"
 done
-record tls_plain_http1 bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests http://$GW:80 --http1.1"
+want tls_plain_http1 && record tls_plain_http1 bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests http://$GW:80 --http1.1"
 # The client rejects the self-signed certificate: curl exits 60.
-record tls_alert bash -c "ip netns exec wtls-client $CURL -sS -o /dev/null --max-time 10 --resolve shop.test:443:$GW --tlsv1.2 --tls-max 1.2 https://shop.test/ || true"
+want tls_alert && record tls_alert bash -c "ip netns exec wtls-client $CURL -sS -o /dev/null --max-time 10 --resolve shop.test:443:$GW --tlsv1.2 --tls-max 1.2 https://shop.test/ || true"
 echo "tls.sh: wrote $out/tls*.pcap and $out/tls*.keys" >&2
