@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // tlsCases are the captures of testdata/gen/tls.sh: curl through a
@@ -33,8 +36,12 @@ func edge(spans []span, port int) []string {
 // of the client's connection equal those of the same requests in
 // plaintext (names, statuses, count), nothing secret shows, and tshark
 // with the same key log decodes as many requests.
-func TestTLSDecrypt(t *testing.T) {
-	out, _, err := run(t, "replay", "-q", "--format", "jsonl", testdata("tls_plain_http1.pcap"))
+func TestTLSDecrypt(t *testing.T) { checkTLSDecrypt(t, testdata) }
+
+// checkTLSDecrypt runs TestTLSDecrypt's checks on the captures that file
+// names.
+func checkTLSDecrypt(t *testing.T, file func(string) string) {
+	out, _, err := run(t, "replay", "-q", "--format", "jsonl", file("tls_plain_http1.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +51,8 @@ func TestTLSDecrypt(t *testing.T) {
 	}
 	for _, c := range tlsCases {
 		t.Run(c, func(t *testing.T) {
-			keys := testdata(c + ".keys")
-			out, stderr, err := run(t, "replay", "--format", "jsonl", "--tls-keylog", keys, testdata(c+".pcap"))
+			keys := file(c + ".keys")
+			out, stderr, err := run(t, "replay", "--format", "jsonl", "--tls-keylog", keys, file(c+".pcap"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +105,7 @@ func TestTLSDecrypt(t *testing.T) {
 					t.Errorf("output shows secret %.12s...", s)
 				}
 			}
-			if n, ok := tsharkRequests(t, c); ok && n != len(got) {
+			if n, ok := tsharkRequests(t, file(c+".pcap"), keys); ok && n != len(got) {
 				t.Errorf("tshark decodes %d requests to port 443, wiretrace %d", n, len(got))
 			}
 		})
@@ -107,15 +114,15 @@ func TestTLSDecrypt(t *testing.T) {
 
 // tsharkRequests counts the requests to port 443 tshark decodes with the
 // capture's key log; ok is false when tshark is not installed.
-func tsharkRequests(t *testing.T, c string) (int, bool) {
+func tsharkRequests(t *testing.T, pcap, keys string) (int, bool) {
 	t.Helper()
 	bin, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Log("tshark not installed: not compared")
 		return 0, false
 	}
-	keys, _ := filepath.Abs(testdata(c + ".keys"))
-	cmd := exec.Command(bin, "-n", "-r", testdata(c+".pcap"), "-o", "tls.keylog_file:"+keys,
+	keys, _ = filepath.Abs(keys)
+	cmd := exec.Command(bin, "-n", "-r", pcap, "-o", "tls.keylog_file:"+keys,
 		"-Y", "tcp.dstport == 443 && (http.request || http2.headers.method)", "-T", "fields", "-e", "frame.number")
 	out, err := cmd.Output()
 	if err != nil {
@@ -228,5 +235,59 @@ func TestTLSKeylogConfig(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "tls_no_keys=1 ") || len(edge(parseJSONL(t, out), 443)) != 0 {
 		t.Errorf("wrong keys: %s", stderr)
+	}
+}
+
+// TestLiveTLS records the TLS captures anew (testdata/gen/tls.sh: curl,
+// nginx in network namespaces, tcpdump) while "wiretrace capture -i br0
+// --tls-keylog" reads the key log curl is still appending to: the replays
+// pass TestTLSDecrypt's checks, and the live spans on port 443 equal the
+// plaintext ones.
+func TestLiveTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers in network namespaces; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN for ip netns, CAP_NET_RAW to capture)")
+	}
+	for _, tool := range []struct{ bin, pkg string }{
+		{"ip", "iproute2"}, {"nginx", "nginx-light"}, {"tcpdump", "tcpdump"}, {"curl", "curl"}, {"openssl", "openssl"},
+	} {
+		if _, err := exec.LookPath(tool.bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + tool.bin); err != nil {
+				t.Skipf("%s not installed (package %s; .ci/run installs it)", tool.bin, tool.pkg)
+			}
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "testdata", "gen", "tls.sh"))
+	// SIGTERM lets the script kill its servers and delete its namespaces.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	cmd.Env = append(os.Environ(), "WTLS_OUT="+dir, "WTLS_WIRETRACE="+self, "WIRETRACE_TEST_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tls.sh: %v\n%s", err, out)
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	checkTLSDecrypt(t, file)
+	out, _, err := run(t, "replay", "-q", "--format", "jsonl", file("tls_plain_http1.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := edge(parseJSONL(t, out), 80)
+	for _, c := range tlsCases {
+		b, err := os.ReadFile(file(c + ".live.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := edge(parseJSONL(t, string(b)), 443); !slices.Equal(got, want) {
+			t.Errorf("%s: live spans\n%q\nwant\n%q", c, got, want)
+		}
 	}
 }

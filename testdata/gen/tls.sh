@@ -42,6 +42,11 @@
 #
 # Needs root, iproute2, nginx (nginx-light), tcpdump, curl, openssl.
 # Env: WTLS_OUT writes the files to this directory instead of testdata/.
+#   WTLS_WIRETRACE  also run "$WTLS_WIRETRACE capture -i br0 --format jsonl
+#                   -q --tls-keylog KEYS tcp" next to tcpdump for each TLS
+#                   case, KEYS being the key log curl is appending to, and
+#                   write its output to $WTLS_OUT/CASE.live.jsonl (the live
+#                   test: the key log is re-read as it grows)
 # Everything it starts is killed by PID, and its namespaces and temp dir are
 # removed, on any exit.
 set -euo pipefail
@@ -62,6 +67,8 @@ out="${WTLS_OUT:-$repo/testdata}"
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 TCPDUMP=${TCPDUMP:-$(command -v tcpdump || echo /usr/bin/tcpdump)}
 CURL=${CURL:-$(command -v curl || echo /usr/bin/curl)}
+WIRETRACE=${WTLS_WIRETRACE:-}
+[[ -z $WIRETRACE || -x $WIRETRACE ]] || { echo "tls.sh: $WIRETRACE not executable" >&2; exit 1; }
 OPENSSL=${OPENSSL:-$(command -v openssl || echo /usr/bin/openssl)}
 for bin in "$NGINX" "$TCPDUMP" "$CURL" "$OPENSSL"; do
 	[[ -x $bin ]] || { echo "tls.sh: $bin not found" >&2; exit 1; }
@@ -207,21 +214,69 @@ requests() {
 		--next -sS -o /dev/null --max-time 10 --resolve "shop.test:443:$GW" "$@" "$base/missing"
 }
 
-# record NAME CMD...: capture br0 while CMD runs, into $out/NAME.pcap.
+# record NAME CMD...: capture br0 while CMD runs, into $out/NAME.pcap; with
+# WTLS_WIRETRACE and a key log $tmp/NAME.keys, wiretrace captures live too.
+# tcpdump may lag on a busy machine, and what it has not read when stopped
+# is lost ("received by filter" > "captured"): the case is then run again,
+# up to three times.
 record() {
+	local attempt rc
+	for attempt in 1 2 3; do
+		rc=0
+		record1 "$@" || rc=$?
+		((rc == 3)) || return $rc
+		echo "tls.sh: $1: tcpdump lost packets, again" >&2
+	done
+	return 1
+}
+
+record1() {
 	local name=$1
 	shift
+	local npacket=1 wpid=""
+	[[ -e $tmp/$name.keys ]] && : >"$tmp/$name.keys"
 	ip netns exec $NS_NET "$TCPDUMP" -i br0 -s 0 -U --immediate-mode -w "$tmp/$name.pcap" tcp >"$tmp/tcpdump-$name.log" 2>&1 &
 	local tpid=$!
 	pids+=($tpid)
-	for ((i = 0; i < 50; i++)); do
-		grep -q "listening on" "$tmp/tcpdump-$name.log" && break
+	if [[ -n $WIRETRACE && -e $tmp/$name.keys ]]; then
+		# A bound on its own, in case this script is killed first.
+		ip netns exec $NS_NET "$WIRETRACE" capture -i br0 --format jsonl -q --duration 60s \
+			--tls-keylog "$tmp/$name.keys" tcp >"$tmp/$name.live.jsonl" 2>"$tmp/wiretrace-$name.log" &
+		wpid=$!
+		pids+=($wpid)
+		npacket=2
+	fi
+	local n=0
+	for ((i = 0; i < 100; i++)); do
+		n=$(($(ip netns exec $NS_NET cat /proc/net/packet | wc -l) - 1))
+		grep -q "listening on" "$tmp/tcpdump-$name.log" 2>/dev/null && ((n >= npacket)) && break
 		sleep 0.1
 	done
+	((n >= npacket)) || { echo "tls.sh: $name: a capturer did not open its socket" >&2; return 1; }
 	"$@" || { echo "tls.sh: $name: command failed" >&2; return 1; }
-	sleep 0.5
+	# tcpdump may lag on a busy machine and drops what it has not read
+	# when stopped: wait until its file stops growing (at most 10 s).
+	local size=-1
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.5
+		local now
+		now=$(stat -c %s "$tmp/$name.pcap")
+		((now == size)) && break
+		size=$now
+	done
 	stop $tpid || true
+	local captured received
+	captured=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$tmp/tcpdump-$name.log")
+	received=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$tmp/tcpdump-$name.log")
+	if [[ -z $captured || $captured != "$received" ]]; then
+		[[ -n $wpid ]] && { stop $wpid || true; }
+		return 3
+	fi
 	cp "$tmp/$name.pcap" "$out/$name.pcap"
+	if [[ -n $wpid ]]; then
+		stop $wpid || true
+		cp "$tmp/$name.live.jsonl" "$out/$name.live.jsonl"
+	fi
 }
 
 tls12=(--tlsv1.2 --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305)
@@ -238,6 +293,8 @@ for c in tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1; do
 	*) opts+=(--http2) ;;
 	esac
 	rm -f "$tmp/$c.keys"
+	# Created empty before the capture starts: curl appends to it.
+	: >"$tmp/$c.keys"
 	record "$c" env SSLKEYLOGFILE="$tmp/$c.keys" bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests https://shop.test ${opts[*]}"
 	cp "$tmp/$c.keys" "$out/$c.keys"
 done
