@@ -276,6 +276,7 @@ func TestLiveTLS(t *testing.T) {
 	}
 	file := func(name string) string { return filepath.Join(dir, name) }
 	checkTLSDecrypt(t, file)
+	checkKeyUpdate(t, file)
 	out, _, err := run(t, "replay", "-q", "--format", "jsonl", file("tls_plain_http1.pcap"))
 	if err != nil {
 		t.Fatal(err)
@@ -289,5 +290,32 @@ func TestLiveTLS(t *testing.T) {
 		if got := edge(parseJSONL(t, string(b)), 443); !slices.Equal(got, want) {
 			t.Errorf("%s: live spans\n%q\nwant\n%q", c, got, want)
 		}
+	}
+}
+
+// TestTLSKeyUpdate replays a TLS 1.3 session in which the client sends two
+// KeyUpdates, the second asking the server for one (openssl s_client "k"
+// and "K"): the three requests are decrypted across the key changes.
+func TestTLSKeyUpdate(t *testing.T) { checkKeyUpdate(t, testdata) }
+
+func checkKeyUpdate(t *testing.T, file func(string) string) {
+	t.Helper()
+	keys := file("tls13_keyupdate.keys")
+	out, stderr, err := run(t, "replay", "--format", "jsonl", "--tls-keylog", keys, file("tls13_keyupdate.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := edge(parseJSONL(t, out), 443)
+	want := []string{"GET / ok 200", "GET /api/orders ok 200", "GET /api/orders ok 200"}
+	if !slices.Equal(got, want) {
+		t.Errorf("spans %q, want %q", got, want)
+	}
+	for _, s := range []string{"tls_auth_failures=0 ", "tls_fallbacks=0 "} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stats line lacks %q: %s", s, stderr)
+		}
+	}
+	if n, ok := tsharkRequests(t, file("tls13_keyupdate.pcap"), keys); ok && n != len(got) {
+		t.Errorf("tshark decodes %d requests, wiretrace %d", n, len(got))
 	}
 }

@@ -58,7 +58,7 @@
 // by the ClientHello's random when the first encrypted record arrives:
 // CLIENT_RANDOM (the TLS 1.2 master secret, expanded with the TLS 1.2 PRF)
 // or the four TLS 1.3 traffic secrets (expanded with HKDF-Expand-Label;
-// KeyUpdate is followed). Decrypted suites: TLS 1.2 AES-128/256-GCM and
+// KeyUpdate is followed, both ways). Decrypted suites: TLS 1.2 AES-128/256-GCM and
 // ChaCha20-Poly1305 (RFC 5288, 5289, 7905) and AES-128/256-CBC with
 // HMAC-SHA1/SHA256/SHA384 (RFC 5246, 5289; MAC-then-encrypt, or
 // encrypt-then-MAC when the ServerHello accepts RFC 7366's extension), TLS

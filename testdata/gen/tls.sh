@@ -29,6 +29,10 @@
 #   tls12_cbc_http1.pcap/.keys  --tlsv1.2 --tls-max 1.2 --ciphers
 #                            ECDHE-ECDSA-AES128-SHA256 --http1.1 (AES-CBC with
 #                            HMAC-SHA256; OpenSSL negotiates encrypt-then-MAC)
+#   tls13_keyupdate.pcap/.keys  openssl s_client -tls1_3 -keylogfile: GET /,
+#                            then "k" (the client sends a KeyUpdate) and
+#                            "K" (a KeyUpdate asking the server for one
+#                            too), each followed by GET /api/orders?id=1
 #   tls_plain_http1.pcap     http://gw:80 --http1.1 (the same requests; curl
 #                            7.88 fails reused h2c prior-knowledge
 #                            connections, so HTTP/1.1 is the plaintext
@@ -51,7 +55,7 @@
 # removed, on any exit.
 set -euo pipefail
 
-all=(tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1 tls_plain_http1 tls_alert)
+all=(tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1 tls13_keyupdate tls_plain_http1 tls_alert)
 cases=("$@")
 ((${#cases[@]})) || cases=("${all[@]}")
 for c in "${cases[@]}"; do
@@ -298,6 +302,30 @@ for c in tls12_http1 tls13_http1 tls12_h2 tls13_h2 tls12_cbc_http1; do
 	record "$c" env SSLKEYLOGFILE="$tmp/$c.keys" bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests https://shop.test ${opts[*]}"
 	cp "$tmp/$c.keys" "$out/$c.keys"
 done
+# s_client reads commands at the start of a line ("k", "K") when neither
+# -quiet nor -ign_eof is given; the pauses let each step finish.
+keyupdate() {
+	local get='GET /%s HTTP/1.1\r\nHost: shop.test\r\n\r\n'
+	{
+		printf "$get" ""
+		sleep 0.5
+		echo k
+		sleep 0.3
+		printf "$get" "api/orders?id=1"
+		sleep 0.5
+		echo K
+		sleep 0.3
+		printf "$get" "api/orders?id=1"
+		sleep 0.5
+	} | ip netns exec wtls-client "$OPENSSL" s_client -connect "$GW:443" -servername shop.test -tls1_3 \
+		-keylogfile "$tmp/tls13_keyupdate.keys" >"$tmp/s_client.log" 2>&1
+	[[ $(grep -c '^HTTP/1.1 200' "$tmp/s_client.log") -eq 3 ]] || { echo "tls.sh: s_client did not get 3 answers" >&2; return 1; }
+}
+if want tls13_keyupdate; then
+	: >"$tmp/tls13_keyupdate.keys"
+	record tls13_keyupdate keyupdate
+	cp "$tmp/tls13_keyupdate.keys" "$out/tls13_keyupdate.keys"
+fi
 want tls_plain_http1 && record tls_plain_http1 bash -c "$(declare -f requests); GW=$GW CURL=$CURL; requests http://$GW:80 --http1.1"
 # The client rejects the self-signed certificate: curl exits 60.
 want tls_alert && record tls_alert bash -c "ip netns exec wtls-client $CURL -sS -o /dev/null --max-time 10 --resolve shop.test:443:$GW --tlsv1.2 --tls-max 1.2 https://shop.test/ || true"
