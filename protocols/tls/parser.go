@@ -220,6 +220,7 @@ type Parser struct {
 	hasCrt bool
 
 	hsReqSent, hsRespSent bool
+	encName               string // "encrypted <SNI>", made once
 
 	keyed     bool // secrets found: records are decrypted
 	keysTried bool
@@ -760,9 +761,14 @@ func (p *Parser) fill(pd pending, m *protocols.Message) {
 		}
 	case pendAppRequest:
 		m.Kind = protocols.Request
-		m.Name = "encrypted"
+		if p.encName == "" {
+			p.encName = "encrypted"
+			if p.ch.serverName != "" {
+				p.encName += " " + p.ch.serverName
+			}
+		}
+		m.Name = p.encName
 		if p.ch.serverName != "" {
-			m.Name += " " + p.ch.serverName
 			m.Attrs = append(m.Attrs, protocols.String(AttrServerName, p.ch.serverName))
 		}
 		m.Size = p.ex.reqBytes

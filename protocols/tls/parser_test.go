@@ -464,3 +464,37 @@ func TestKeyLog(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestAllocs checks that an encrypted exchange without keys, once the
+// connection is set up, allocates nothing.
+func TestAllocs(t *testing.T) {
+	s := record(t, ctls.VersionTLS12, ctls.VersionTLS12, nil, 0, 2)
+	p := tls.NewParser(nil, nil)
+	if _, err := drive(p, s.chunks); err != nil {
+		t.Fatal(err)
+	}
+	req := []byte{23, 3, 3, 0, 40}
+	req = append(req, make([]byte, 40)...)
+	resp := []byte{23, 3, 3, 0, 80}
+	resp = append(resp, make([]byte, 80)...)
+	m := &protocols.Message{Attrs: make([]protocols.Attr, 0, 16)}
+	parse := func(d protocols.Direction, b []byte) {
+		for len(b) > 0 {
+			m.Reset()
+			n, _, err := p.Parse(d, b, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = b[n:]
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		m.Reset()
+		p.Turn(protocols.ToClient, m)
+		parse(protocols.ToServer, req)
+		parse(protocols.ToClient, resp)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per exchange, want 0", allocs)
+	}
+}
