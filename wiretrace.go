@@ -37,7 +37,8 @@ import (
 //   - Correlate.NoTimingLinks and Correlate.TimingMinConfidence: the
 //     timing-based parent links;
 //   - Assembler.IdleTimeout: when an idle TCP connection ends;
-//   - Decode.VXLANPorts: extra VXLAN ports.
+//   - Decode.VXLANPorts: extra VXLAN ports;
+//   - TLSKeys: TLS session secrets (OpenKeyLog) to decrypt with.
 type Config struct {
 	// Decode configures L2–L4 decoding and IP fragment reassembly.
 	Decode decode.Config
