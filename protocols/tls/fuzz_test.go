@@ -51,8 +51,16 @@ func decodeChunks(in []byte) []chunk {
 // drive), and a bounded number of messages.
 func FuzzParser(f *testing.F) {
 	kl := &tls.KeyLog{}
-	for _, v := range []struct{ min, max uint16 }{{ctls.VersionTLS12, ctls.VersionTLS12}, {ctls.VersionTLS13, ctls.VersionTLS13}} {
-		s := record(f, v.min, v.max, nil, 0, 2)
+	for _, v := range []struct {
+		min, max uint16
+		suites   []uint16
+	}{
+		{ctls.VersionTLS12, ctls.VersionTLS12, nil},
+		{ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}},
+		{ctls.VersionTLS12, ctls.VersionTLS12, []uint16{ctls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}},
+		{ctls.VersionTLS13, ctls.VersionTLS13, nil},
+	} {
+		s := record(f, v.min, v.max, v.suites, 0, 2)
 		kl.Write(s.keys)
 		f.Add(encode(s.chunks))
 	}
