@@ -158,6 +158,10 @@ func TestTLSNoKeys(t *testing.T) {
 				switch {
 				case s.Protocol == "tls" && strings.HasPrefix(s.Name, "handshake"):
 					hs++
+					if ja3, ja3s, ok := tsharkJA3(t, testdata(c+".pcap")); ok &&
+						(s.Attributes["tls.client.ja3"] != ja3 || s.Attributes["tls.server.ja3s"] != ja3s) {
+						t.Errorf("JA3 %v JA3S %v, tshark %s %s", s.Attributes["tls.client.ja3"], s.Attributes["tls.server.ja3s"], ja3, ja3s)
+					}
 					if s.Status != "ok" || s.Attributes["tls.client.ja4"] == nil || s.Attributes["tls.client.ja3"] == nil ||
 						s.Attributes["tls.cipher"] == nil {
 						t.Errorf("handshake %s %v", s.Status, s.Attributes)
@@ -318,4 +322,29 @@ func checkKeyUpdate(t *testing.T, file func(string) string) {
 	if n, ok := tsharkRequests(t, file("tls13_keyupdate.pcap"), keys); ok && n != len(got) {
 		t.Errorf("tshark decodes %d requests, wiretrace %d", n, len(got))
 	}
+}
+
+// tsharkJA3 returns the JA3 and JA3S tshark computes for the capture's
+// (single) ClientHello and ServerHello; ok is false without tshark.
+func tsharkJA3(t *testing.T, pcap string) (ja3, ja3s string, ok bool) {
+	t.Helper()
+	bin, err := exec.LookPath("tshark")
+	if err != nil {
+		return "", "", false
+	}
+	out, err := exec.Command(bin, "-n", "-r", pcap, "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
+		"-T", "fields", "-e", "tls.handshake.ja3", "-e", "tls.handshake.ja3s").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) == 2 && f[0] != "" {
+			ja3 = f[0]
+		}
+		if len(f) == 2 && f[1] != "" {
+			ja3s = f[1]
+		}
+	}
+	return ja3, ja3s, true
 }
