@@ -222,6 +222,7 @@ type Parser struct {
 	hsReqSent, hsRespSent bool
 	encName               string // "encrypted <SNI>", made once
 
+	gapped    bool // bytes were lost: records after a lost ServerHello are exchanges too
 	keyed     bool // secrets found: records are decrypted
 	keysTried bool
 	decrypted bool // a record was decrypted (counted once)
@@ -377,8 +378,8 @@ func (p *Parser) record(di int, h recordHeader, hdr, frag []byte) error {
 // messages, then application data.
 func (p *Parser) appData(di int, h recordHeader, hdr, frag []byte) error {
 	ds := &p.dirs[di]
-	if !p.haveSH {
-		return nil // early data, or data before a handshake we did not see
+	if !p.haveSH && !p.gapped {
+		return nil // early data before the ServerHello
 	}
 	if p.tls13() && !ds.app {
 		ds.encrypted++
@@ -844,6 +845,7 @@ func (p *Parser) Idle(d protocols.Direction) bool {
 func (p *Parser) Gap(d protocols.Direction, size int) {
 	ds := &p.dirs[idx(d)]
 	ds.resync = true
+	p.gapped = true
 	ds.hs = ds.hs[:0]
 	ds.recN = 0
 	p.fallback()
