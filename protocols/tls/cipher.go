@@ -103,6 +103,7 @@ type recordCipher struct {
 	iv     [12]byte // TLS 1.2 AES-GCM uses the first 4 bytes (the salt)
 	seq    uint64
 	secret []byte // TLS 1.3 traffic secret, for KeyUpdate
+	trial  int    // the next record may have any of the trial sequence numbers after seq
 	nonce  [12]byte
 	aad    [13]byte
 }
@@ -306,6 +307,25 @@ func (c *recordCipher) update() error {
 // the padding and returns the inner content type; otherwise typ is the
 // record's type. ok is false when the record does not authenticate.
 func (c *recordCipher) open(dst, hdr, frag []byte) (out []byte, typ uint8, ok bool) {
+	out, typ, ok = c.open1(dst, hdr, frag)
+	if ok || c.trial == 0 {
+		c.trial = 0
+		return out, typ, ok
+	}
+	base := c.seq
+	for k := 1; k <= c.trial; k++ {
+		c.seq = base + uint64(k)
+		if out, typ, ok = c.open1(dst, hdr, frag); ok {
+			c.trial = 0
+			return out, typ, ok
+		}
+	}
+	c.seq, c.trial = base, 0
+	return dst, 0, false
+}
+
+// open1 is open with the current sequence number only.
+func (c *recordCipher) open1(dst, hdr, frag []byte) (out []byte, typ uint8, ok bool) {
 	if c.block != nil {
 		return c.openCBC(dst, hdr, frag)
 	}

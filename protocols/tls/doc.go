@@ -55,7 +55,11 @@
 // # Decryption
 //
 // With Config.Keys and Config.Inner, the secrets of a session are looked up
-// by the ClientHello's random when the first encrypted record arrives:
+// by the ClientHello's random when the first encrypted record arrives (and,
+// if missing then, again at each encrypted record, up to 64 times: in a
+// live capture the client may write its key log line after the packets
+// are seen; the records that went by stay encrypted, the sequence numbers
+// of the next ones follow from the records counted):
 // CLIENT_RANDOM (the TLS 1.2 master secret, expanded with the TLS 1.2 PRF)
 // or the four TLS 1.3 traffic secrets (expanded with HKDF-Expand-Label;
 // KeyUpdate is followed, both ways). Decrypted suites: TLS 1.2 AES-128/256-GCM and

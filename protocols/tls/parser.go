@@ -82,7 +82,7 @@ const (
 type Stats struct {
 	Handshakes   uint64 // ClientHellos seen
 	Decrypted    uint64 // sessions with at least one record decrypted
-	NoKeys       uint64 // sessions the key source had no (usable) secrets for
+	NoKeys       uint64 // sessions the key source had no (usable) secrets for (in a live capture, secrets found later take a session off)
 	Unsupported  uint64 // sessions with secrets but a cipher suite that is not decrypted
 	AuthFailures uint64 // records that failed authentication
 	Records      uint64 // records decrypted
@@ -181,7 +181,8 @@ type dirState struct {
 	hs         []byte // handshake bytes not yet a whole message
 	ccs        bool   // TLS 1.2: ChangeCipherSpec seen, records are encrypted
 	app        bool   // this side's Finished is past: records are application data
-	encrypted  int    // TLS 1.3: encrypted records seen
+	encrypted  int    // TLS 1.3: encrypted records seen before this side's Finished
+	seen       int    // encrypted records seen (TLS 1.2: after ChangeCipherSpec)
 	ciph       *recordCipher
 	plain      []byte // decrypted application data the inner parser has not consumed
 	recN       int    // bytes of the current record to consume once plain is drained
@@ -225,11 +226,17 @@ type Parser struct {
 	gapped    bool // bytes were lost: records after a lost ServerHello are exchanges too
 	keyed     bool // secrets found: records are decrypted
 	keysTried bool
-	decrypted bool // a record was decrypted (counted once)
-	c12       [2]*recordCipher
-	inner     protocols.Parser
-	innerName string
-	innerDone bool // the inner protocol was chosen (or none fits)
+	// keysMissing: the key source had no secrets when they were first
+	// needed; they are looked for again at each encrypted record, up to
+	// maxLateTries times (a live capture can see records before the
+	// client has written its key log line).
+	keysMissing bool
+	lateTries   int
+	decrypted   bool // a record was decrypted (counted once)
+	c12         [2]*recordCipher
+	inner       protocols.Parser
+	innerName   string
+	innerDone   bool // the inner protocol was chosen (or none fits)
 
 	ex exchange
 }
@@ -332,9 +339,19 @@ func (p *Parser) Parse(d protocols.Direction, data []byte, msg *protocols.Messag
 	return 0, false, parseErr(0, ErrRecord)
 }
 
+// maxLateTries bounds the key lookups of a session whose secrets were
+// missing when first needed.
+const maxLateTries = 64
+
 // record handles one whole record of direction di.
 func (p *Parser) record(di int, h recordHeader, hdr, frag []byte) error {
 	ds := &p.dirs[di]
+	if ds.ccs && h.typ != typeChangeCipherSpec && h.typ != typeHeartbeat || p.tls13() && h.typ == typeApplicationData {
+		ds.seen++
+		if p.keysMissing && !p.keyed && p.lateTries < maxLateTries {
+			p.lateKeys(di)
+		}
+	}
 	switch h.typ {
 	case typeChangeCipherSpec:
 		if p.tls13() || !p.haveSH {
@@ -547,6 +564,7 @@ func (p *Parser) keys12() {
 	sec, ok := p.cfg.Keys.Secrets(p.ch.random[:])
 	if !ok || len(sec.MasterSecret) != 48 {
 		p.count(cNoKeys)
+		p.keysMissing = true
 		return
 	}
 	s, ok := suites[p.sh.cipher]
@@ -573,6 +591,7 @@ func (p *Parser) keys13() {
 	sec, ok := p.cfg.Keys.Secrets(p.ch.random[:])
 	if !ok || sec.ClientHandshake == nil || sec.ServerHandshake == nil || sec.ClientTraffic == nil || sec.ServerTraffic == nil {
 		p.count(cNoKeys)
+		p.keysMissing = true
 		return
 	}
 	s, ok := suites[p.sh.cipher]
@@ -590,6 +609,96 @@ func (p *Parser) keys13() {
 	p.dirs[0].traffic = append([]byte(nil), sec.ClientTraffic...)
 	p.dirs[1].traffic = append([]byte(nil), sec.ServerTraffic...)
 	p.keyed = true
+}
+
+// lateKeys looks the secrets up again for a session whose secrets were
+// missing when first needed, at an encrypted record of direction di. The
+// records already passed stay undecrypted; the next ones' sequence numbers
+// follow from the records seen: TLS 1.2 counts the records since each
+// side's ChangeCipherSpec; in TLS 1.3 the client's first encrypted record
+// is its Finished, and the server's application records start once the
+// client has sent one (a few sequence numbers are tried, for records the
+// server sent between its Finished and the client's).
+func (p *Parser) lateKeys(di int) {
+	p.lateTries++
+	sec, ok := p.cfg.Keys.Secrets(p.ch.random[:])
+	if !ok {
+		return
+	}
+	s, ok := suites[p.sh.cipher]
+	if !ok || s.tls13 != p.tls13() {
+		p.keysMissing = false
+		return
+	}
+	prior := func(i int) uint64 {
+		n := p.dirs[i].seen
+		if i == di {
+			n-- // the record being handled
+		}
+		return uint64(max(n, 0))
+	}
+	if !p.tls13() {
+		if len(sec.MasterSecret) != 48 {
+			return
+		}
+		etm := slices.Contains(p.sh.extensions, extEncryptThenMAC)
+		c, sv, err := newCiphers12(s, sec.MasterSecret, p.ch.random[:], p.sh.random[:], etm)
+		if err != nil {
+			p.keysMissing = false
+			return
+		}
+		p.c12 = [2]*recordCipher{c, sv}
+		for i := range p.dirs {
+			if p.dirs[i].ccs {
+				p.c12[i].seq = prior(i)
+				p.dirs[i].ciph = p.c12[i]
+			}
+		}
+	} else {
+		if sec.ClientHandshake == nil || sec.ServerHandshake == nil || sec.ClientTraffic == nil || sec.ServerTraffic == nil {
+			return
+		}
+		var ciph [2]*recordCipher
+		var traffic [2][]byte
+		var err error
+		cl, sv := &p.dirs[0], &p.dirs[1]
+		if n := prior(0); n == 0 {
+			ciph[0], err = newCipher13(s, sec.ClientHandshake)
+			traffic[0] = sec.ClientTraffic
+		} else if ciph[0], err = newCipher13(s, sec.ClientTraffic); err == nil {
+			ciph[0].seq = n - 1
+		}
+		if err != nil {
+			p.keysMissing = false
+			return
+		}
+		serverDone := sv.app || cl.seen > 0
+		if serverDone {
+			if ciph[1], err = newCipher13(s, sec.ServerTraffic); err == nil {
+				ciph[1].trial = int(min(prior(1), 8))
+			}
+		} else if ciph[1], err = newCipher13(s, sec.ServerHandshake); err == nil {
+			ciph[1].seq = prior(1)
+			traffic[1] = sec.ServerTraffic
+		}
+		if err != nil {
+			p.keysMissing = false
+			return
+		}
+		sv.app = sv.app || serverDone
+		for i := range p.dirs {
+			p.dirs[i].ciph = ciph[i]
+			p.dirs[i].traffic = append([]byte(nil), traffic[i]...)
+			if traffic[i] == nil {
+				p.dirs[i].traffic = nil
+			}
+		}
+	}
+	p.keyed = true
+	p.keysMissing = false
+	if c := p.cfg.Counters; c != nil {
+		c.c[cNoKeys].Add(^uint64(0)) // found after all
+	}
 }
 
 // handshake appends handshake bytes of direction di and handles each whole

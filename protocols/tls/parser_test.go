@@ -498,3 +498,64 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("%v allocations per exchange, want 0", allocs)
 	}
 }
+
+// lateKeys is a key source whose secrets turn up after some lookups, as a
+// key log file being written during a live capture.
+type lateKeys struct {
+	kl   *tls.KeyLog
+	miss int
+}
+
+func (l *lateKeys) Secrets(r []byte) (tls.Secrets, bool) {
+	if l.miss > 0 {
+		l.miss--
+		return tls.Secrets{}, false
+	}
+	return l.kl.Secrets(r)
+}
+
+// TestLateKeys checks sessions whose secrets are missing at first: the
+// records after they turn up are decrypted, none fails authentication, and
+// every request is a span, decrypted or encrypted.
+func TestLateKeys(t *testing.T) {
+	const n = 4
+	for _, v := range []struct {
+		name string
+		ver  uint16
+	}{{"tls12", ctls.VersionTLS12}, {"tls13", ctls.VersionTLS13}} {
+		s := record(t, v.ver, v.ver, nil, 0, n)
+		kl := &tls.KeyLog{}
+		kl.Write(s.keys)
+		for miss := 1; miss <= 8; miss++ {
+			t.Run(fmt.Sprintf("%s/miss%d", v.name, miss), func(t *testing.T) {
+				cfg := &tls.Config{Keys: &lateKeys{kl, miss}, Inner: protocols.NewRegistry(phttp.Protocol), Counters: &tls.Counters{}}
+				msgs, err := drive(tls.NewParser(nil, cfg), s.chunks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				plain := 0
+				for _, m := range msgs {
+					if m.Kind == protocols.Request && !strings.HasPrefix(m.Name, "handshake") {
+						names = append(names, m.Name)
+						if m.Protocol == "http" {
+							plain++
+						}
+					}
+				}
+				st := cfg.Counters.Stats()
+				if st.AuthFailures != 0 || st.Fallbacks != 0 {
+					t.Errorf("stats %+v", st)
+				}
+				if len(names) != n || st.Decrypted != 1 || st.NoKeys != 0 {
+					t.Errorf("requests %q, stats %+v: want %d requests, decrypted from some point on", names, st, n)
+				}
+				// Found by the client's first application record, the
+				// keys decrypt every request.
+				if miss <= 3 && plain != n {
+					t.Errorf("%d of %d requests decrypted: %q", plain, n, names)
+				}
+			})
+		}
+	}
+}
