@@ -4,7 +4,7 @@ BIN     := bin/wiretrace
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api clean dist package nfpm
+.PHONY: all build demo accuracy test test-short bench bench-micro profile fuzz lint update-golden api bpf clean dist package nfpm
 
 all: build
 
@@ -18,10 +18,12 @@ demo: build
 # Parent-edge accuracy against the services' own logs (root; not part of
 # "make test"): nginx, two Go backends, MariaDB and Redis in network
 # namespaces, 1, 8 and 32 clients (testdata/gen/accuracy.sh;
-# ACCURACY_REQUESTS per run).
+# ACCURACY_REQUESTS per run); then one hop through a NATS broker
+# (testdata/gen/accuracy_nats.sh).
 ACCURACY_REQUESTS ?= 300
 accuracy: build
 	testdata/gen/accuracy.sh -n $(ACCURACY_REQUESTS) -c "1 8 32"
+	testdata/gen/accuracy_nats.sh -n $(ACCURACY_REQUESTS) -c "1 8 32"
 
 # All tests with the race detector; fuzz targets run their seed corpora.
 test:
@@ -72,6 +74,11 @@ update-golden:
 # public package) after an intended API change; review the diff.
 api:
 	$(GO) test -run '^TestAPI$$' -count=1 -update .
+
+# Regenerate the committed BPF objects and their Go bindings in
+# capture/ebpf (bpf2go; needs clang, llvm and libbpf-dev from Debian).
+bpf:
+	cd capture/ebpf && $(GO) generate ./
 
 # Release builds. VERSION defaults to git describe; DATE to the commit's
 # time, so that a rebuild of a commit gives the same bytes (SHA256SUMS).

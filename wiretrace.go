@@ -12,13 +12,19 @@ import (
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/decode"
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/amqp"
 	"github.com/wiretrace/wiretrace/protocols/dns"
 	"github.com/wiretrace/wiretrace/protocols/http"
 	"github.com/wiretrace/wiretrace/protocols/http2"
 	"github.com/wiretrace/wiretrace/protocols/kafka"
+	"github.com/wiretrace/wiretrace/protocols/memcached"
+	"github.com/wiretrace/wiretrace/protocols/mqtt"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
+	"github.com/wiretrace/wiretrace/protocols/nats"
+	"github.com/wiretrace/wiretrace/protocols/openwire"
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
+	"github.com/wiretrace/wiretrace/protocols/stomp"
 	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
@@ -71,11 +77,14 @@ type Config struct {
 
 // DefaultProtocols returns the built-in protocols in sniffing priority: text
 // protocols first, since Redis's inline commands look like HTTP/1 request
-// lines and HTTP must have the first look; TLS (a ClientHello) before the
-// binary protocols. The slice is new on each call.
+// lines and HTTP must have the first look; TLS (a ClientHello) next; NATS
+// before Redis, whose inline INFO and PING it also sends; memcached after
+// Redis, whose inline "GET key" it shares (its port hint puts it first on
+// 11211). The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
-	return []*protocols.Protocol{http.Protocol, http2.Protocol, tls.Protocol, redis.Protocol,
-		mysql.Protocol, postgresql.Protocol, kafka.Protocol, dns.Protocol}
+	return []*protocols.Protocol{http.Protocol, http2.Protocol, tls.Protocol, nats.Protocol, redis.Protocol,
+		memcached.Protocol, mysql.Protocol, postgresql.Protocol, kafka.Protocol, mqtt.Protocol,
+		amqp.Protocol, stomp.Protocol, openwire.Protocol, dns.Protocol}
 }
 
 // Registry returns the protocol registry cfg selects: Driver.Registry when

@@ -39,6 +39,13 @@ type Config struct {
 	// candidate is not linked and the span stays a root; 0 means 0.5, a
 	// negative value accepts every candidate.
 	TimingMinConfidence float64
+	// Attributor, when set, names the local process and thread of each
+	// span (attributes process.pid, thread.id, process.executable.name,
+	// container.id) and lets the linker prefer the inbound request that
+	// the same thread read (link reason same_thread) over timing alone,
+	// and rule out candidates read by another process, or by another
+	// thread of a process that keeps each request on one thread.
+	Attributor Attributor
 	// Seed perturbs generated ids; the same seed and input give the same
 	// ids.
 	Seed uint64
@@ -58,6 +65,8 @@ type Stats struct {
 	SinkErrors         uint64 // traces the sink failed to write
 	TimingLinks        uint64 // spans linked by timing
 	TimingRejected     uint64 // timing candidates below TimingMinConfidence (spans left roots)
+	SameThreadLinks    uint64 // spans linked by same_thread (Config.Attributor)
+	ThreadExcluded     uint64 // timing candidates ruled out because another process or thread read them
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -72,6 +81,8 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("sink_errors", s.SinkErrors)
 	f("timing_links", s.TimingLinks)
 	f("timing_rejected", s.TimingRejected)
+	f("same_thread_links", s.SameThreadLinks)
+	f("thread_excluded", s.ThreadExcluded)
 }
 
 // Builder pairs requests with responses into spans. It implements
@@ -188,6 +199,7 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 		if m.Unsolicited {
 			s := b.newSpan(f, fs, m)
 			s.HasResponse = true
+			s.respSeq = m.Seq
 			s.noRequest = true
 			s.Status = statusOf(s, m)
 			s.complete = true
@@ -212,7 +224,10 @@ func (b *Builder) Message(f *protocols.Flow, m *protocols.Message) {
 			s.EndNS = s.StartNS
 		}
 		s.HasResponse = true
-		s.Links["resp_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
+		s.respSeq = m.Seq
+		if !f.Datagram {
+			s.Links["resp_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
+		}
 		for _, a := range m.Attrs {
 			s.Attributes[a.Key] = attrValue(a)
 		}
@@ -287,7 +302,9 @@ func (b *Builder) newSpan(f *protocols.Flow, fs *flowState, m *protocols.Message
 		s.Attributes[a.Key] = attrValue(a)
 	}
 	addTunnelAttrs(s.Attributes, f)
-	if m.Kind == protocols.Request {
+	if m.Kind == protocols.Request && !f.Datagram {
+		// UDP has no sequence numbers: every datagram would share one
+		// key and join unrelated exchanges into one trace.
 		s.Links["req_tcp_seq"] = strconv.FormatUint(uint64(m.Seq), 10)
 	}
 	if m.HasID && f.IDLink != "" {

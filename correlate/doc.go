@@ -17,6 +17,11 @@
 // waiting for its response when its trace is emitted early is held and
 // output, complete, in a trace of its own (Stats.LateSpans).
 //
+// With a Config.Attributor (the CLI plugs in capture/ebpf's tracer), each
+// span also names the local process and thread that wrote or read its
+// request, and the linker prefers, over timing, the inbound request that
+// the thread which sent a call had read (same_thread); see thread.go.
+//
 // Everything is driven by packet time (Advance), never by a wall clock, and
 // ids are a pure function of the traffic, so replaying the same input twice
 // gives the same output byte for byte. None of the types is safe for

@@ -273,7 +273,7 @@ func (l *Linker) unindexHandoff(s *Span) {
 // trace ids) of their own: their keys say they are different traces.
 func (l *Linker) setHint(s, p *Span, reason string, conf float64) {
 	s.hint = hint{parent: p, reason: reason, conf: conf}
-	if reason == ReasonTiming && s.keyed && p.keyed {
+	if (reason == ReasonTiming || reason == ReasonSameThread) && s.keyed && p.keyed {
 		return
 	}
 	a, b := s.group, p.group
@@ -333,6 +333,11 @@ func (l *Linker) decideTiming(s *Span) {
 	if prev != nil && (prev == s || prev.EndNS > s.StartNS) {
 		prev = nil
 	}
+	// With threads known (Config.Attributor), candidates read by another
+	// process or thread are ruled out and one read by the sending thread
+	// is the parent (thread.go).
+	st, threads := l.reqTaskOf(s)
+	same, nSame := -1, 0
 	cands := l.cands[:0]
 	recent := -1
 	n := 0
@@ -354,6 +359,16 @@ func (l *Linker) decideTiming(s *Span) {
 			wired = true
 			return false
 		}
+		if threads {
+			switch l.threadOf(st, p) {
+			case threadOther:
+				l.stats.ThreadExcluded++
+				return true
+			case threadSame:
+				same = len(cands)
+				nSame++
+			}
+		}
 		w := 1.0
 		if p.reqEnd > s.StartNS {
 			w *= wEarly
@@ -368,6 +383,10 @@ func (l *Linker) decideTiming(s *Span) {
 	})
 	l.cands = cands[:0]
 	if wired || len(cands) == 0 {
+		return
+	}
+	if nSame == 1 {
+		l.setHint(s, cands[same].p, ReasonSameThread, 1)
 		return
 	}
 	if recent >= 0 {

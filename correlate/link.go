@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+
+	"github.com/wiretrace/wiretrace/protocols"
 )
 
 // maxCandidates bounds the parent candidates examined per span and index.
@@ -38,14 +40,24 @@ const maxCandidates = 256
 //     seen at S's capture point, then the latest to start, wins. When none
 //     encloses S, a span served by H with the same key that started before
 //     S is its parent the same way (a fire-and-forget call made after the
-//     response, or one that outlives it). With side
+//     response, or one that outlives it). A message a broker delivered
+//     to host H (a span with no request that received a queue handoff
+//     value: a NATS MSG, an MQTT PUBLISH from the broker, a Redis pub/sub
+//     message) counts as served by H, so a consumer's calls that carry the
+//     message's trace id or request id hang under the delivery. With side
 //     information, a server span and a client span of the same capture
 //     point also qualify when their addresses differ (NAT, several
 //     interfaces).
-//  6. Timing: an outbound span with no parent yet is the child of the
+//  6. Same thread (with Config.Attributor): an outbound span with no
+//     parent yet is the child of the enclosing inbound span of its host
+//     that the thread which sent it had read, when exactly one such span
+//     was open when it completed (same_thread; see thread.go).
+//  7. Timing: an outbound span with no parent yet is the child of the
 //     enclosing inbound span of its host chosen when it completed, if that
 //     span is in the trace (timing, with attribute
-//     wiretrace.link.confidence).
+//     wiretrace.link.confidence). With Config.Attributor, candidates read
+//     by another process, or by another thread of a process that keeps
+//     each request on one thread, are not considered.
 //
 // The trace id is the trace id adopted from a trace header of the earliest
 // span that carries one, else a 32-hex X-Request-ID (unless
@@ -142,7 +154,7 @@ func (l *Linker) link(g *group) *Trace {
 
 	// Rule 4: Kafka offsets and queue handoffs, decided at completion.
 	for _, s := range spans {
-		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason != ReasonTiming &&
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason != ReasonTiming && h.reason != ReasonSameThread &&
 			h.parent.group == g && !isAncestor(s, h.parent) {
 			setParent(s, h.parent, h.reason)
 		}
@@ -156,6 +168,11 @@ func (l *Linker) link(g *group) *Trace {
 	byView := make(map[string][]*Span)
 	for _, p := range spans {
 		byServer[p.ServerAddr.Addr()] = append(byServer[p.ServerAddr.Addr()], p)
+		if p.delivery() {
+			// A message delivered to a consumer is what the
+			// consumer's host serves: its calls hang under it.
+			byServer[p.ClientAddr.Addr()] = append(byServer[p.ClientAddr.Addr()], p)
+		}
 		if p.Side == SideServer {
 			byView[p.Capture] = append(byView[p.Capture], p)
 		}
@@ -206,7 +223,17 @@ func (l *Linker) link(g *group) *Trace {
 		}
 	}
 
-	// Rule 6: timing, decided at completion.
+	// Rule 6: the inbound request the same thread read, decided at
+	// completion.
+	for _, s := range spans {
+		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason == ReasonSameThread &&
+			h.parent.group == g && !isAncestor(s, h.parent) {
+			setParent(s, h.parent, ReasonSameThread)
+			l.stats.SameThreadLinks++
+		}
+	}
+
+	// Rule 7: timing, decided at completion.
 	for _, s := range spans {
 		if h := s.hint; s.Parent == nil && h.parent != nil && h.reason == ReasonTiming &&
 			h.parent.group == g && !isAncestor(s, h.parent) {
@@ -302,6 +329,20 @@ func sharedKey(p, s *Span) string {
 		return ReasonSQLComment
 	}
 	return reason
+}
+
+// delivery reports whether s is a message a broker pushed to a consumer
+// (a span with no request that received a queue handoff value).
+func (s *Span) delivery() bool {
+	if !s.noRequest || !s.HasResponse {
+		return false
+	}
+	for _, a := range s.multi {
+		if a.Key == protocols.LinkHandoffRecv {
+			return true
+		}
+	}
+	return false
 }
 
 // isAncestor reports whether a is p or one of p's ancestors.

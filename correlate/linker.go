@@ -62,10 +62,11 @@ type Linker struct {
 	recvs      map[string][]*Span               // queue handoff values received, no parent yet
 	producers  *btree.BTreeG[kafkaEntry]
 	fetches    *btree.BTreeG[kafkaEntry]
-	pivot      Span         // search key for byServer, reused
-	cands      []timingCand // reused by decideTiming
-	prodMax    int64        // longest producer offset range indexed
-	fetchMax   int64        // longest fetch offset range indexed
+	pivot      Span            // search key for byServer, reused
+	cands      []timingCand    // reused by decideTiming
+	migrating  map[uint32]bool // pids seen answering on another thread than the reading one (thread.go)
+	prodMax    int64           // longest producer offset range indexed
+	fetchMax   int64           // longest fetch offset range indexed
 }
 
 func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
@@ -274,6 +275,7 @@ func (l *Linker) completed(s *Span) {
 	g.incomplete--
 	l.waiting--
 	l.touch(g)
+	l.attribute(s)
 	l.handoff(s)
 	l.decideTiming(s)
 	if !s.noRequest {

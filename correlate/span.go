@@ -34,7 +34,42 @@ const (
 	// span that put it there (protocols.LinkHandoffSend and
 	// LinkHandoffRecv). It is an addition to the span format's list.
 	ReasonQueue = "queue_handoff"
+	// ReasonSameThread links an outbound call to the inbound request that
+	// the same thread of the same process read before sending it, as an
+	// Attributor (the eBPF extension) reports the threads. It is an
+	// addition to the span format's list.
+	ReasonSameThread = "same_thread"
 )
+
+// Process attributes (OpenTelemetry semantic conventions) that spans get
+// from Config.Attributor: the local task that sent or read the request
+// (else the response).
+const (
+	AttrProcessPID            = "process.pid"
+	AttrThreadID              = "thread.id"
+	AttrProcessExecutableName = "process.executable.name"
+	AttrContainerID           = "container.id"
+)
+
+// Task is a process and thread of the capture host.
+type Task struct {
+	// PID and TID are the process and thread ids.
+	PID, TID uint32
+	// Comm is the thread's name as the kernel keeps it (by default the
+	// executable's, at most 15 bytes).
+	Comm string
+	// ContainerID is the id of the process's container, or "".
+	ContainerID string
+}
+
+// Attributor names the local task that moved given bytes of a TCP
+// connection. capture/ebpf provides one (through the CLI); correlate only
+// knows this interface.
+type Attributor interface {
+	// Task returns the task that wrote (sent) or read (!sent) the byte at
+	// seq of the TCP stream from→to, and whether it is known.
+	Task(from, to netip.AddrPort, seq uint32, sent bool) (Task, bool)
+}
 
 // AttrLinkConfidence is the attribute that carries, on a span linked by
 // timing, how sure the linker is of its parent (0..1, two decimals).
@@ -108,10 +143,27 @@ type Span struct {
 	hint     hint
 	kafka    []kafkaRange // registered in the Kafka index
 	handoffs bool         // registered in the handoff index
+	// respSeq is the TCP sequence number of the response's first byte
+	// (when HasResponse).
+	respSeq uint32
+	// reqTask and respTask are the local tasks that moved the request and
+	// the response (Config.Attributor), asked lazily; taskState says
+	// whether each was found.
+	reqTask, respTask   Task
+	reqState, respState taskState
 	// late is set on a span still waiting for its response when the rest
 	// of its trace was emitted early; it is held in a trace of its own.
 	late bool
 }
+
+// taskState records whether a span's task was looked up and found.
+type taskState uint8
+
+const (
+	taskUnasked taskState = iota
+	taskFound
+	taskMissing
+)
 
 // hint is a parent proposed at completion time.
 type hint struct {

@@ -135,7 +135,7 @@ func (d *Driver) startDatagram(f *udpFlow, p *decode.Packet, src, dst netip.Addr
 		return
 	}
 	f.proto, f.parser = proto, proto.NewDatagram(d.cfg.Parser)
-	f.flow = Flow{ID: f.id, Capture: p.Capture, Protocol: proto.Name, IDLink: proto.IDLink, Client: src, Server: dst, Tunnel: p.Tunnel}
+	f.flow = Flow{ID: f.id, Capture: p.Capture, Protocol: proto.Name, IDLink: proto.IDLink, Client: src, Server: dst, Tunnel: p.Tunnel, Datagram: true}
 	if pd == ToClient {
 		f.flow.Client, f.flow.Server = dst, src
 		f.flow.Tunnel = p.Tunnel.Reverse()

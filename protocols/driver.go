@@ -26,6 +26,9 @@ type Flow struct {
 	// Tunnel is the encapsulation the flow arrived in (Kind TunnelNone if
 	// none), oriented so that Tunnel.OuterSrc is on Client's side.
 	Tunnel decode.Tunnel
+	// Datagram is set for UDP flows: their messages have no TCP sequence
+	// number (Message.Seq is 0).
+	Datagram bool
 }
 
 // Handler receives the driver's output. The Message is valid only during

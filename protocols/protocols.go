@@ -47,6 +47,29 @@ const (
 	StatusError
 )
 
+// String returns "request", "response" or "unknown".
+func (k Kind) String() string {
+	switch k {
+	case Request:
+		return "request"
+	case Response:
+		return "response"
+	}
+	return "unknown"
+}
+
+// String returns "ok", "error" or "unknown", the span format's status
+// words.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusError:
+		return "error"
+	}
+	return "unknown"
+}
+
 // Attr is one attribute: an OpenTelemetry semantic-convention key with a
 // string or integer value, or a correlation key (see Message.Links).
 type Attr struct {
@@ -91,8 +114,15 @@ const (
 	// LinkHandoffSend and the consumer's LinkHandoffRecv with the same
 	// value, "<kind>:<name>:<id>" — e.g. "redis-stream:orders:1526919030474-55",
 	// "redis-list:jobs:<hex digest of the value>",
-	// "redis-pubsub:events:<hex digest of the payload>". A message may carry
-	// several of each (a batch).
+	// "redis-pubsub:events:<hex digest of the payload>",
+	// "stomp:/queue/orders:<hex digest of the body>" — or "<kind>:<id>" when
+	// the id does not depend on where the message went (a publish's exchange
+	// is not the consumer's queue): "amqp:<message-id>",
+	// "activemq:<JMSMessageID>", and for request-reply the correlation id,
+	// "amqp-corr:<id>", "activemq-corr:<id>", "stomp-corr:<id>", which a span
+	// may carry both as Send and as Recv (see protocols/amqp). A message may
+	// carry several of each (a batch); the linker tries a span's Recv values
+	// in order.
 	LinkHandoffSend         = "handoff_send"
 	LinkHandoffRecv         = "handoff_recv"
 	LinkKafkaTopicPartition = "kafka_topic_partition"
@@ -209,7 +239,14 @@ type Config struct {
 	XRequestIDHeaders []string
 	// MaxHeaderBytes bounds a message's header block; 0 means 64 KiB.
 	MaxHeaderBytes int
+	// RedactSQL replaces the string and number literals of SQL text
+	// (db.query.text) with "?" (see package protocols/sqlredact); trace
+	// context in SQL comments is read before and kept.
+	RedactSQL bool
 }
+
+// RedactsSQL reports whether SQL literals are to be redacted.
+func (c *Config) RedactsSQL() bool { return c != nil && c.RedactSQL }
 
 // RequestIDHeaders returns the configured request-id header names in
 // canonical lower case.

@@ -30,6 +30,8 @@ type captureFlags struct {
 	write      string
 	workers    int
 	bpfFile    string
+	ebpf       string
+	btfFile    string
 }
 
 // advanceEvery is how often packet time is moved on when no packet arrives.
@@ -46,7 +48,15 @@ TPACKET_V3 ring; classic BPF filters only, so CAP_NET_RAW is enough) and
 prints the traces they contain, as replay does for files. Each span's
 capture field is the interface name. SIGINT or SIGTERM, -c or --duration
 stop the capture; open traces are flushed and the stats line (kernel drops
-included) is printed.`,
+included) is printed.
+
+With --ebpf auto (the default) or on, and a kernel that can (4.14 or
+newer with BTF, root), syscall tracepoints name the process and thread
+that wrote or read each request and response: spans get process.pid,
+thread.id, process.executable.name and container.id, and an outbound
+call is linked to the inbound request the same thread read (link_reason
+same_thread) before timing is tried. auto says in one line when the
+kernel cannot and goes on without; on fails instead.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCapture(cmd, &o, &c, args)
 		},
@@ -68,6 +78,8 @@ func (c *captureFlags) register(cmd *cobra.Command, ifaces []string) {
 	f.StringVarP(&c.write, "write", "w", "", "also write the packets to `FILE` (pcapng)")
 	f.IntVar(&c.workers, "workers", 1, "pipelines fed by PACKET_FANOUT (only 1 for now)")
 	f.StringVar(&c.bpfFile, "bpf-file", "", "attach the classic BPF program in `FILE` ('tcpdump -ddd' output)")
+	f.StringVar(&c.ebpf, "ebpf", ebpfAuto, "process and thread of each span from eBPF tracepoints: `MODE` auto (when the kernel can), on (or fail) or off")
+	f.StringVar(&c.btfFile, "btf-file", "", "BTF of the running kernel in `FILE`, for --ebpf on kernels without /sys/kernel/btf/vmlinux")
 }
 
 // compileFilter compiles a filter expression given as trailing arguments;
@@ -129,6 +141,11 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	// q in the --watch view stops the capture as a signal would.
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
+	tracer, err := openEBPF(c.ebpf, c.btfFile, &cfg.Correlate, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer tracer.Close()
 	live, err := capture.OpenLive(ctx, lc)
 	if err != nil {
 		return err
@@ -158,7 +175,8 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	var p *pipeline
 	if o.metricsAddr != "" {
 		p = &pipeline{}
-		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) })
+		m := p.newMetrics(nil, func(f func(string, uint64)) { st := live.Stats(); st.Each(f) },
+			func(f func(string, uint64)) { ebpfStats(tracer, f) })
 		sink = m.Sink(sink)
 		src = &unlockedReads{Source: src, mu: &p.mu}
 		stopMetrics, err := serveMetrics(cmd, o.metricsAddr, m)
@@ -203,6 +221,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 			fs.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		}
 		o.sinkStats(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
+		ebpfStats(tracer, func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 		fmt.Fprintln(stderr, "wiretrace:", b.String())
 	}
 	return errors.Join(rerr, ferr, cerr, werr)

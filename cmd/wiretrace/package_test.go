@@ -57,11 +57,10 @@ func runCmd(t *testing.T, name string, args ...string) []byte {
 	return out
 }
 
-// TestPackageDeb builds the amd64 .deb with packaging/nfpm.yaml, as make
-// package does, extracts it and checks its files, modes, conffiles and
-// maintainer scripts, that the unit passes systemd-analyze verify and that
-// the shipped config parses.
-func TestPackageDeb(t *testing.T) {
+// needNfpm returns the nfpm binary tools/nfpm/build.sh makes (or
+// $WIRETRACE_NFPM), or skips.
+func needNfpm(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: builds a package")
 	}
@@ -75,26 +74,56 @@ func TestPackageDeb(t *testing.T) {
 	if _, err := os.Stat(nfpm); err != nil {
 		t.Skipf("nfpm not found at %s (run tools/nfpm/build.sh, or set WIRETRACE_NFPM)", nfpm)
 	}
-	lookTool(t, "Debian package dpkg", "dpkg-deb")
+	return nfpm
+}
 
+// prepareDist builds what make dist leaves for make package in a new
+// directory: the static binaries of arches and the gzipped man pages.
+func prepareDist(t *testing.T, arches ...string) string {
+	t.Helper()
 	dist := t.TempDir()
-	bin := buildStatic(t, dist, "amd64")
-	runCmd(t, bin, "man", filepath.Join(dist, "man"))
+	for _, a := range arches {
+		buildStatic(t, dist, a)
+	}
+	runCmd(t, filepath.Join(dist, "linux-"+arches[0], "wiretrace"), "man", filepath.Join(dist, "man"))
 	pages, _ := filepath.Glob(filepath.Join(dist, "man", "*.1"))
 	for _, p := range pages {
 		runCmd(t, "gzip", "-9n", p)
 	}
-	cmd := exec.Command(nfpm, "package", "-f", "packaging/nfpm.yaml", "-p", "deb", "-t", dist+"/")
+	return dist
+}
+
+// nfpmPackage makes one package (format "deb" or "rpm") of dist's arch
+// binary with packaging/nfpm.yaml, as make package does, and returns its
+// path.
+func nfpmPackage(t *testing.T, nfpm, dist, format, arch, version string) string {
+	t.Helper()
+	out := filepath.Join(dist, format+"-"+arch+"-"+version)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nfpm, "package", "-f", "packaging/nfpm.yaml", "-p", format, "-t", out+"/")
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "WT_ARCH=amd64", "WT_VERSION=0.0.0+test", "WT_DIST="+dist)
+	cmd.Env = append(os.Environ(), "WT_ARCH="+arch, "WT_VERSION="+version, "WT_DIST="+dist)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nfpm: %v\n%s", err, b)
+		t.Fatalf("nfpm %s %s %s: %v\n%s", format, arch, version, err, b)
 	}
-	debs, _ := filepath.Glob(filepath.Join(dist, "*.deb"))
-	if len(debs) != 1 {
-		t.Fatalf("nfpm made %d .deb files, want 1", len(debs))
+	pkgs, _ := filepath.Glob(filepath.Join(out, "*."+format))
+	if len(pkgs) != 1 {
+		t.Fatalf("nfpm made %d .%s files for %s, want 1", len(pkgs), format, arch)
 	}
-	deb := debs[0]
+	return pkgs[0]
+}
+
+// TestPackageDeb builds the amd64 .deb with packaging/nfpm.yaml, as make
+// package does, extracts it and checks its files, modes, conffiles and
+// maintainer scripts, that the unit passes systemd-analyze verify and that
+// the shipped config parses.
+func TestPackageDeb(t *testing.T) {
+	nfpm := needNfpm(t)
+	lookTool(t, "Debian package dpkg", "dpkg-deb")
+	dist := prepareDist(t, "amd64")
+	deb := nfpmPackage(t, nfpm, dist, "deb", "amd64", "0.0.0+test")
 
 	// Control fields, conffiles, scripts.
 	if got := strings.TrimSpace(string(runCmd(t, "dpkg-deb", "-f", deb, "Package", "Architecture", "Version"))); got != "Package: wiretrace\nArchitecture: amd64\nVersion: 0.0.0+test" {
@@ -148,7 +177,7 @@ func TestPackageDeb(t *testing.T) {
 	// (the defaults) and with every example setting uncommented.
 	ibin := filepath.Join(root, "usr/bin/wiretrace")
 	conf := filepath.Join(root, "etc/wiretrace/wiretrace.yaml")
-	if got := string(runCmd(t, ibin, "version")); !strings.Contains(got, "v0.0.0-test") || !strings.Contains(got, "ebpf: no, wasm: no") {
+	if got := string(runCmd(t, ibin, "version")); !strings.Contains(got, "v0.0.0-test") || !strings.Contains(got, "ebpf: yes, wasm: no") {
 		t.Errorf("version:\n%s", got)
 	}
 	runCmd(t, ibin, "config", "--config", conf)
@@ -221,5 +250,178 @@ func TestCrossArchQemu(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: jsonl differs from amd64's (%d vs %d bytes)\n%s", arch, len(got), len(want), got)
 		}
+	}
+}
+
+// TestPackageRpm builds the .rpm packages with packaging/nfpm.yaml, as make
+// package does, checks their metadata, files, modes, config flags and
+// scriptlets with rpm -qp, installs the amd64 one into a scratch rpm
+// database and root (rpm --root, scriptlets off: they would run on the
+// host), verifies it with rpm -V, and upgrades it to a newer version with
+// the config edited: the edit is kept (config(noreplace)).
+func TestPackageRpm(t *testing.T) {
+	nfpm := needNfpm(t)
+	rpm := lookTool(t, "Debian package rpm", "rpm")
+	dist := prepareDist(t, "amd64", "arm64")
+	amd64 := nfpmPackage(t, nfpm, dist, "rpm", "amd64", "0.0.0+test")
+	arm64 := nfpmPackage(t, nfpm, dist, "rpm", "arm64", "0.0.0+test")
+	newer := nfpmPackage(t, nfpm, dist, "rpm", "amd64", "0.0.1+test")
+
+	query := func(file, format string) string {
+		t.Helper()
+		return strings.TrimSpace(string(runCmd(t, rpm, "-qp", "--qf", format, file)))
+	}
+	if got := query(amd64, "%{NAME} %{ARCH} %{VERSION}"); got != "wiretrace x86_64 0.0.0+test" {
+		t.Errorf("amd64 package: %q", got)
+	}
+	if got := query(arm64, "%{NAME} %{ARCH} %{VERSION}"); got != "wiretrace aarch64 0.0.0+test" {
+		t.Errorf("arm64 package: %q", got)
+	}
+	files := map[string]string{}
+	for _, l := range strings.Split(query(amd64, "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME} %{FILEFLAGS:fflags}\n]"), "\n") {
+		if f := strings.SplitN(l, " ", 2); len(f) == 2 {
+			files[f[0]] = strings.TrimSpace(f[1])
+		}
+	}
+	for path, want := range map[string]string{
+		"/usr/bin/wiretrace":                       "-rwxr-xr-x root",
+		"/etc/wiretrace/wiretrace.yaml":            "-rw-r--r-- root cn", // config(noreplace)
+		"/lib/systemd/system/wiretrace.service":    "-rw-r--r-- root",
+		"/usr/share/man/man1/wiretrace-serve.1.gz": "-rw-r--r-- root",
+		"/usr/share/doc/wiretrace/copyright":       "-rw-r--r-- root",
+	} {
+		if got := files[path]; got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+	scripts := string(runCmd(t, rpm, "-qp", "--scripts", amd64))
+	for _, want := range []string{"postinstall scriptlet", "useradd --system", "preuninstall scriptlet", "remove|purge|0)"} {
+		if !strings.Contains(scripts, want) {
+			t.Errorf("scriptlets lack %q:\n%s", want, scripts)
+		}
+	}
+
+	// Install, verify, edit the config, upgrade.
+	root := filepath.Join(dist, "root")
+	runCmd(t, rpm, "--root", root, "--initdb")
+	runCmd(t, rpm, "--root", root, "-i", "--nodeps", "--noscripts", amd64)
+	runCmd(t, rpm, "--root", root, "-V", "wiretrace") // exit status 0: every file as packaged
+	if got := string(runCmd(t, filepath.Join(root, "usr/bin/wiretrace"), "version")); !strings.Contains(got, "v0.0.0-test") {
+		t.Errorf("installed binary's version:\n%s", got)
+	}
+	conf := filepath.Join(root, "etc/wiretrace/wiretrace.yaml")
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("trace-window: 7s\n")
+	f.Close()
+	runCmd(t, rpm, "--root", root, "-U", "--nodeps", "--noscripts", newer)
+	if got := strings.TrimSpace(string(runCmd(t, rpm, "--root", root, "-q", "--qf", "%{VERSION}", "wiretrace"))); got != "0.0.1+test" {
+		t.Errorf("after the upgrade, version %q", got)
+	}
+	if b, err := os.ReadFile(conf); err != nil || !strings.HasSuffix(string(b), "trace-window: 7s\n") {
+		t.Errorf("the edited config was not kept over the upgrade (err %v):\n%s", err, b)
+	}
+}
+
+// debianRoot returns a minimal Debian root made by debootstrap (bookworm,
+// minbase), kept in bin/debroot between runs, or skips. Making it needs
+// root, debootstrap and the Debian mirror apt uses; about a minute.
+func debianRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: debootstrap and chroot")
+	}
+	root, _ := filepath.Abs(filepath.Join(repoRoot, "bin", "debroot"))
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/dpkg")); err == nil {
+		return root
+	}
+	debootstrap := lookTool(t, "Debian package debootstrap", "debootstrap")
+	mirror := os.Getenv("WIRETRACE_DEBIAN_MIRROR")
+	if mirror == "" {
+		mirror = "http://deb.debian.org/debian"
+	}
+	tmp := root + ".tmp"
+	os.RemoveAll(tmp)
+	out, err := exec.Command(debootstrap, "--variant=minbase", "bookworm", tmp, mirror).CombinedOutput()
+	if err != nil {
+		os.RemoveAll(tmp)
+		t.Fatalf("debootstrap bookworm from %s (set WIRETRACE_DEBIAN_MIRROR for another mirror): %v\n%s", mirror, err, out)
+	}
+	if err := os.Rename(tmp, root); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestPackageDebInstall installs the .deb into a Debian root made with
+// debootstrap, with dpkg in a chroot, so that the maintainer scripts run
+// as on a real host: the system user is created, files and conffile are
+// where they belong, an upgrade keeps an edited conffile, removal keeps it
+// and purge removes it.
+func TestPackageDebInstall(t *testing.T) {
+	nfpm := needNfpm(t)
+	pristine := debianRoot(t)
+	dist := prepareDist(t, "amd64")
+	old := nfpmPackage(t, nfpm, dist, "deb", "amd64", "0.0.0+test")
+	newer := nfpmPackage(t, nfpm, dist, "deb", "amd64", "0.0.1+test")
+
+	// Work on a copy: the cached root stays as debootstrap left it.
+	root := filepath.Join(t.TempDir(), "root")
+	runCmd(t, "cp", "-a", pristine, root)
+	for i, p := range []string{old, newer} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "tmp", []string{"old.deb", "new.deb"}[i]), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chroot := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(string(runCmd(t, "chroot", append([]string{root}, args...)...)))
+	}
+	chroot("dpkg", "-i", "/tmp/old.deb")
+	if got := chroot("dpkg-query", "-W", "-f", "${Status} ${Version}", "wiretrace"); got != "install ok installed 0.0.0+test" {
+		t.Errorf("dpkg status: %q", got)
+	}
+	if got := chroot("getent", "passwd", "wiretrace"); !strings.HasPrefix(got, "wiretrace:x:") || !strings.HasSuffix(got, ":/var/lib/wiretrace:/usr/sbin/nologin") {
+		t.Errorf("system user: %q", got)
+	}
+	if got := chroot("dpkg-query", "-W", "-f", "${Conffiles}", "wiretrace"); !strings.Contains(got, "/etc/wiretrace/wiretrace.yaml ") {
+		t.Errorf("conffiles: %q", got)
+	}
+	if got := chroot("/usr/bin/wiretrace", "version"); !strings.Contains(got, "v0.0.0-test") {
+		t.Errorf("version in the chroot:\n%s", got)
+	}
+	chroot("/usr/bin/wiretrace", "config", "--config", "/etc/wiretrace/wiretrace.yaml")
+
+	conf := filepath.Join(root, "etc/wiretrace/wiretrace.yaml")
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("trace-window: 7s\n")
+	f.Close()
+	chroot("dpkg", "-i", "/tmp/new.deb") // the conffile did not change in the package: no prompt
+	if got := chroot("dpkg-query", "-W", "-f", "${Version}", "wiretrace"); got != "0.0.1+test" {
+		t.Errorf("after the upgrade, version %q", got)
+	}
+	if b, _ := os.ReadFile(conf); !strings.HasSuffix(string(b), "trace-window: 7s\n") {
+		t.Errorf("the upgrade did not keep the edited conffile:\n%s", b)
+	}
+
+	chroot("dpkg", "-r", "wiretrace")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/wiretrace")); !os.IsNotExist(err) {
+		t.Errorf("binary after dpkg -r: %v", err)
+	}
+	if _, err := os.Stat(conf); err != nil {
+		t.Errorf("conffile after dpkg -r (kept until purge): %v", err)
+	}
+	chroot("dpkg", "-P", "wiretrace")
+	if _, err := os.Stat(conf); !os.IsNotExist(err) {
+		t.Errorf("conffile after dpkg -P: %v", err)
 	}
 }

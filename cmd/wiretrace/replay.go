@@ -29,6 +29,7 @@ type outputFlags struct {
 	format        string
 	output        string
 	xRequestID    []string
+	redactSQL     bool
 	localNets     []string
 	protocolPorts []string
 	window        time.Duration
@@ -56,6 +57,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringVar(&o.format, "format", "tree", "output format: tree, jsonl, summary or html")
 	f.StringVarP(&o.output, "output", "o", "-", "write output to `FILE` (- is stdout)")
 	f.StringSliceVar(&o.xRequestID, "x-request-id-headers", nil, "request-id header `names`, case-insensitive, first present wins (config key http_log_x_request_id; default X-Request-ID)")
+	f.BoolVar(&o.redactSQL, "redact-sql", false, "replace string and number literals in SQL text (db.query.text) with ?")
 	f.StringSliceVar(&o.localNets, "local-net", nil, "`CIDR`s local to the capture point, which set each span's side (config key local_net)")
 	f.StringSliceVar(&o.protocolPorts, "protocol", nil, "force a protocol on a server port, `PORT=NAME` (like tshark's decode-as)")
 	f.DurationVar(&o.window, "trace-window", 5*time.Second, "how long, in packet time, a trace stays open after its last span")
@@ -117,6 +119,7 @@ func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
 // applyConfigFile) into the stages' Config.
 func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 	cfg := &engine.Config{}
+	cfg.Parser.RedactSQL = o.redactSQL
 	for _, h := range o.xRequestID {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.Parser.XRequestIDHeaders = append(cfg.Parser.XRequestIDHeaders, h)

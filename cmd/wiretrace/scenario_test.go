@@ -211,3 +211,28 @@ func checkScenarioSpans(t *testing.T, out string) {
 		t.Errorf("error spans (-want +got):\n%s", diff)
 	}
 }
+
+// TestScenarioRedactSQL checks --redact-sql on the database scenario: the
+// literals of every SQL text are gone, the comments that link the queries
+// are read all the same, so the traces are those without the flag.
+func TestScenarioRedactSQL(t *testing.T) {
+	out, _, err := run(t, "replay", "-q", "--redact-sql", "--format", "jsonl", testdata("scenario.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkScenarioSpans(t, out)
+	for _, want := range []string{
+		`"db.query.text":"SELECT COUNT(*) FROM orders WHERE status = ? /*action='broken_report'`,
+		`UPDATE orders SET seen = seen + ? WHERE id = ?"`,
+		`"db.query.text":"SELECT ?/? /*action=`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	for _, leak := range []string{"'shipped'", "WHERE id = 1", "SELECT 1/0"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("literal %s in the output with --redact-sql", leak)
+		}
+	}
+}

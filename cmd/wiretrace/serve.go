@@ -259,6 +259,12 @@ func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags
 		if err != nil {
 			return err
 		}
+		tracer, err := openEBPF(c.ebpf, c.btfFile, &cfg.Correlate, stderr)
+		if err != nil {
+			return err
+		}
+		defer tracer.Close()
+		extra = append(extra, func(f func(string, uint64)) { ebpfStats(tracer, f) })
 		if liveSrc, err = capture.OpenLive(ctx, lc); err != nil {
 			return err
 		}

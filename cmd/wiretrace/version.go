@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/wiretrace/wiretrace/capture/ebpf"
 )
 
 // commit and date are set at build time with -ldflags "-X main.commit=...
@@ -17,9 +19,14 @@ var (
 )
 
 // optionalParts lists the build-tag dependent parts of the binary and
-// whether this build has them; none exists yet.
+// whether this build has them: the eBPF extension (Linux, without the
+// noebpf tag).
 func optionalParts() []string {
-	return []string{"ebpf: no", "wasm: no"}
+	e := "ebpf: no"
+	if ebpf.Built {
+		e = "ebpf: yes"
+	}
+	return []string{e, "wasm: no"}
 }
 
 // buildVersion returns the version, commit and build date of the binary:

@@ -44,24 +44,40 @@ type Names map[string]string
 
 // Server returns the server's service name of sp.
 func (n Names) Server(sp *correlate.Span) string {
-	if name, ok := n.lookup(sp.ServerAddr); ok {
+	ap := serverAddr(sp)
+	if name, ok := n.lookup(ap); ok {
 		return name
 	}
-	if sp.ServerAddr.IsValid() {
-		return sp.ServerAddr.String()
-	}
-	return netip.AddrPortFrom(parseAddr(sp.Server.IP), uint16(sp.Server.Port)).String()
+	return ap.String()
 }
 
 // Client returns the client's service name of sp.
 func (n Names) Client(sp *correlate.Span) string {
-	if name, ok := n.lookup(sp.ClientAddr); ok {
+	ap := clientAddr(sp)
+	if name, ok := n.lookup(ap); ok {
 		return name
 	}
-	if sp.ClientAddr.IsValid() {
-		return sp.ClientAddr.Addr().String()
+	if ap.IsValid() {
+		return ap.Addr().String()
 	}
 	return sp.Client.IP
+}
+
+// serverAddr returns sp's server address, from the span-format fields when
+// the span was not built by this process (decoded from JSON Lines, say).
+func serverAddr(sp *correlate.Span) netip.AddrPort {
+	if sp.ServerAddr.IsValid() {
+		return sp.ServerAddr
+	}
+	return netip.AddrPortFrom(parseAddr(sp.Server.IP), uint16(sp.Server.Port))
+}
+
+// clientAddr is serverAddr for the client end.
+func clientAddr(sp *correlate.Span) netip.AddrPort {
+	if sp.ClientAddr.IsValid() {
+		return sp.ClientAddr
+	}
+	return netip.AddrPortFrom(parseAddr(sp.Client.IP), uint16(sp.Client.Port))
 }
 
 // Service returns the service sp belongs to: the client's for a
@@ -71,6 +87,11 @@ func (n Names) Service(sp *correlate.Span) string {
 		return n.Client(sp)
 	}
 	return n.Server(sp)
+}
+
+func (n Names) has(ap netip.AddrPort) bool {
+	_, ok := n.lookup(ap)
+	return ok
 }
 
 func (n Names) lookup(ap netip.AddrPort) (string, bool) {
@@ -478,7 +499,7 @@ func (s *Store) Dependencies(start, end int64) []Dependency {
 		}
 		for _, sp := range e.spans {
 			spans = append(spans, sp)
-			a, svc := sp.ServerAddr.Addr(), s.cfg.Names.Server(sp)
+			a, svc := serverAddr(sp).Addr(), s.cfg.Names.Server(sp)
 			if prev, ok := served[a]; ok && prev != svc {
 				svc = ""
 			}
@@ -488,8 +509,8 @@ func (s *Store) Dependencies(start, end int64) []Dependency {
 	})
 	for _, sp := range spans {
 		client := s.cfg.Names.Client(sp)
-		if _, named := s.cfg.Names.lookup(sp.ClientAddr); !named {
-			if svc := served[sp.ClientAddr.Addr()]; svc != "" {
+		if ca := clientAddr(sp); !s.cfg.Names.has(ca) {
+			if svc := served[ca.Addr()]; svc != "" {
 				client = svc
 			}
 		}

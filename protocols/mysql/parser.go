@@ -8,6 +8,7 @@ import (
 
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/sqlcomment"
+	"github.com/wiretrace/wiretrace/protocols/sqlredact"
 )
 
 // Name is the protocol name used in span output and ParseErrors.
@@ -464,8 +465,11 @@ func (p *Parser) command(h *half, b []byte, msg *protocols.Message) {
 	}
 	msg.Attrs = append(msg.Attrs, protocols.String(attrOperation, op))
 	if text != "" {
-		msg.Attrs = append(msg.Attrs, protocols.String(attrQuery, text))
 		msg.Links = sqlcomment.Extract(text, p.cfg, msg.Links)
+		if p.cfg.RedactsSQL() {
+			text = sqlredact.Literals(text, sqlredact.MySQL)
+		}
+		msg.Attrs = append(msg.Attrs, protocols.String(attrQuery, text))
 	}
 	if !noResponse {
 		p.push(pe)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/sqlcomment"
+	"github.com/wiretrace/wiretrace/protocols/sqlredact"
 )
 
 // Name is the protocol name used in span output and ParseErrors.
@@ -593,8 +594,11 @@ func (p *Parser) emitReq(msg *protocols.Message, name, text string, hasText bool
 		msg.Attrs = append(msg.Attrs, protocols.String(attrOperation, name))
 	}
 	if text != "" {
-		msg.Attrs = append(msg.Attrs, protocols.String(attrQueryText, text))
 		msg.Links = sqlcomment.Extract(text, p.cfg, msg.Links)
+		if p.cfg.RedactsSQL() {
+			text = sqlredact.Literals(text, sqlredact.PostgreSQL)
+		}
+		msg.Attrs = append(msg.Attrs, protocols.String(attrQueryText, text))
 	}
 	h.partial, h.size = false, 0
 }

@@ -360,7 +360,9 @@ sleep 0.2
 request GET /api/slow
 sleep 0.2
 request GET /api/fail
-sleep 0.5
+# Let the capturers read the last packets off their sockets before they
+# are stopped (a loaded machine schedules them late).
+sleep 1.5
 
 # --- stop the capturers, keep the files ----------------------------------------------
 for pid in "${dump_pids[@]}"; do

@@ -4,6 +4,9 @@
 //	accuracy serve -role a|b ...   a backend (A calls B, MariaDB, Redis; B calls MariaDB, Redis)
 //	accuracy load ...              the load generator (keep-alive clients through nginx)
 //	accuracy score ...             replays the captures with wiretrace and scores them against the logs
+//	accuracy natsserve -role pub|consumer|down ...  the NATS scenario's services (see nats.go)
+//	accuracy natsload ...          the NATS scenario's load generator
+//	accuracy natsscore ...         scores the NATS scenario's runs
 //
 // Ground truth comes from the services' own logs (JSON lines, one per
 // exchange), never from the captures: see record.
@@ -16,7 +19,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: accuracy serve|load|score [flags]")
+		fmt.Fprintln(os.Stderr, "usage: accuracy serve|load|score|natsserve|natsload|natsscore [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -27,6 +30,12 @@ func main() {
 		err = loadMain(os.Args[2:])
 	case "score":
 		err = scoreMain(os.Args[2:])
+	case "natsserve":
+		err = natsServeMain(os.Args[2:])
+	case "natsload":
+		err = natsLoadMain(os.Args[2:])
+	case "natsscore":
+		err = natsScoreMain(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -1,0 +1,201 @@
+package openwire_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/openwire"
+)
+
+// fixture is one connection from testdata: both directions' bytes.
+type fixture struct {
+	name      string
+	req, resp []byte
+}
+
+func loadFixtures(tb testing.TB) []fixture {
+	tb.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.request.bin"))
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no fixtures in testdata: %v", err)
+	}
+	var out []fixture
+	for _, p := range paths {
+		req, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp, err := os.ReadFile(strings.TrimSuffix(p, ".request.bin") + ".response.bin")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, fixture{strings.TrimSuffix(filepath.Base(p), ".request.bin"), req, resp})
+	}
+	return out
+}
+
+// firstCommand returns the length of the first command of b.
+func firstCommand(b []byte) int {
+	if len(b) < 4 {
+		return len(b)
+	}
+	return min(len(b), 4+int(binary.BigEndian.Uint32(b)))
+}
+
+// TestTestdata parses each recorded connection (the broker's
+// WireFormatInfo, then the client's stream, then the rest of the broker's):
+// no error, nothing partial, as many responses as requests awaiting one,
+// and every message send and dispatch with a message id.
+func TestTestdata(t *testing.T) {
+	for _, fx := range loadFixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			k := firstCommand(fx.resp)
+			got, err := run([]step{feed(down, string(fx.resp[:k])), feed(up, string(fx.req)), feed(down, string(fx.resp[k:]))}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reqs, resps, msgs int
+			for _, m := range got {
+				if m.Partial {
+					t.Errorf("partial message %s", m.Name)
+				}
+				switch {
+				case m.Kind == protocols.Request && !m.NoResponse:
+					reqs++
+				case m.Kind == protocols.Response && !m.Unsolicited:
+					resps++
+				}
+				if strings.HasPrefix(m.Name, "ActiveMQTextMessage") || strings.HasPrefix(m.Name, "MessageDispatch") {
+					msgs++
+					if m.Link(protocols.LinkHandoffSend)+m.Link(protocols.LinkHandoffRecv) == "" {
+						t.Errorf("%s without a message id link", m.Name)
+					}
+				}
+			}
+			if reqs == 0 || reqs != resps || msgs == 0 {
+				t.Errorf("%d requests awaiting a response, %d responses, %d messages", reqs, resps, msgs)
+			}
+		})
+	}
+}
+
+// FuzzParser feeds both directions in pieces whose sizes, order and gaps
+// come from ctl, and checks the Parser's invariants.
+func FuzzParser(f *testing.F) {
+	for _, fx := range loadFixtures(f) {
+		f.Add(fx.req, fx.resp, []byte{0})
+		f.Add(fx.req, fx.resp, []byte{7, 3, 200, 1})
+		f.Add(fx.req, fx.resp, []byte{13, 0x85, 40, 0x91})
+	}
+	f.Add([]byte(wfi(true, true, true)+sendWith(true, 1, message{seq: 1, props: props("traceparent", traceparent)})), []byte(wfi(true, true, false)+response(true, 1)), []byte{0x81, 0x83, 9})
+	f.Fuzz(func(t *testing.T, req, resp, ctl []byte) {
+		p := openwire.New(nil)
+		type stream struct {
+			dir  protocols.Direction
+			data []byte
+			tail []byte
+			dead bool
+		}
+		streams := [2]*stream{{dir: up, data: req}, {dir: down, data: resp}}
+		var msg protocols.Message
+		parse := func(s *stream) {
+			for guard := 0; !s.dead; guard++ {
+				if guard > 1<<16 {
+					t.Fatalf("%v: no progress", s.dir)
+				}
+				msg.Reset()
+				n, done, err := p.Parse(s.dir, s.tail, &msg)
+				if n < 0 || n > len(s.tail) {
+					t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
+				}
+				if err != nil {
+					var pe *protocols.ParseError
+					if done || !errors.As(err, &pe) {
+						t.Fatalf("%v: done %v with error %v (%T)", s.dir, done, err, err)
+					}
+					s.dead = true
+					return
+				}
+				s.tail = s.tail[n:]
+				if n == 0 && !done {
+					return
+				}
+				if done && msg.Kind == protocols.KindUnknown {
+					t.Fatalf("%v: message without a kind", s.dir)
+				}
+			}
+		}
+		i := 0
+		for step := 0; step < 1<<12; step++ {
+			if len(streams[0].data) == 0 && len(streams[1].data) == 0 {
+				break
+			}
+			c := byte(1)
+			if i < len(ctl) {
+				c = ctl[i]
+				i++
+			}
+			s := streams[c&1]
+			if len(s.data) == 0 {
+				s = streams[(c&1)^1]
+			}
+			n := min(int(c>>1)+1, len(s.data))
+			if c&0x80 != 0 && c&0x40 != 0 {
+				p.Gap(s.dir, n+len(s.tail))
+				s.tail, s.data = nil, s.data[n:]
+				continue
+			}
+			s.tail = append(s.tail, s.data[:n]...)
+			s.data = s.data[n:]
+			parse(s)
+			if len(s.tail) > openwire.MaxCommand+8 {
+				t.Fatalf("%v: %d bytes left unconsumed", s.dir, len(s.tail))
+			}
+		}
+		for _, s := range streams {
+			for k := 0; k < 200; k++ {
+				msg.Reset()
+				if !p.End(s.dir, &msg) {
+					break
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkParser parses the recorded connections.
+func BenchmarkParser(b *testing.B) {
+	for _, fx := range loadFixtures(b) {
+		b.Run(fx.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(fx.req) + len(fx.resp)))
+			var m protocols.Message
+			k := firstCommand(fx.resp)
+			for b.Loop() {
+				p := openwire.New(nil)
+				for _, d := range []struct {
+					dir  protocols.Direction
+					data []byte
+				}{{down, fx.resp[:k]}, {up, fx.req}, {down, fx.resp[k:]}} {
+					buf := d.data
+					for len(buf) > 0 {
+						m.Reset()
+						n, done, err := p.Parse(d.dir, buf, &m)
+						if err != nil {
+							b.Fatal(err)
+						}
+						buf = buf[n:]
+						if n == 0 && !done {
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+}
