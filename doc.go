@@ -22,7 +22,8 @@
 //
 // Config gathers the stages' Config structs (nil and zero fields mean the
 // defaults); Config.Protocols registers extra protocol parsers, described
-// by a protocols.Protocol, after the built-in ones.
+// by a protocols.Protocol, after the built-in ones; Config.TLSKeys (an NSS
+// key log read by OpenKeyLog) decrypts TLS sessions into those parsers.
 //
 // A Pipeline is used from one goroutine and starts none. The packages
 // under cmd/ are the command line tool and not part of the API.

@@ -28,6 +28,7 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/postgresql"
 	"github.com/wiretrace/wiretrace/protocols/redis"
 	"github.com/wiretrace/wiretrace/protocols/stomp"
+	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
 // Config configures a Pipeline. A nil *Config, and the zero value of every
@@ -45,7 +46,8 @@ import (
 //   - Correlate.NoTimingLinks and Correlate.TimingMinConfidence: the
 //     timing-based parent links;
 //   - Assembler.IdleTimeout: when an idle TCP connection ends;
-//   - Decode.VXLANPorts: extra VXLAN ports.
+//   - Decode.VXLANPorts: extra VXLAN ports;
+//   - TLSKeys: TLS session secrets (OpenKeyLog) to decrypt with.
 type Config struct {
 	// Decode configures L2–L4 decoding and IP fragment reassembly.
 	Decode decode.Config
@@ -75,16 +77,21 @@ type Config struct {
 	// Logger receives lifecycle events and rate-limited anomalies, never
 	// packets. Nil discards them.
 	Logger *slog.Logger
+	// TLSKeys, when set, gives TLS session secrets (an NSS key log, see
+	// OpenKeyLog): the sessions it knows are decrypted and their plaintext
+	// goes through the other protocols' parsers (HTTP/1.x, HTTP/2, gRPC,
+	// ...). Sessions it does not know get handshake and encrypted spans.
+	TLSKeys tls.KeySource
 }
 
 // DefaultProtocols returns the built-in protocols in sniffing priority: text
 // protocols first, since Redis's inline commands look like HTTP/1 request
-// lines and HTTP must have the first look; NATS before Redis, whose inline
-// INFO and PING it also sends; memcached after Redis, whose inline "GET
-// key" it shares (its port hint puts it first on 11211). The slice is new
-// on each call.
+// lines and HTTP must have the first look; TLS (a ClientHello) next; NATS
+// before Redis, whose inline INFO and PING it also sends; memcached after
+// Redis, whose inline "GET key" it shares (its port hint puts it first on
+// 11211). The slice is new on each call.
 func DefaultProtocols() []*protocols.Protocol {
-	return []*protocols.Protocol{http.Protocol, http2.Protocol, nats.Protocol, redis.Protocol,
+	return []*protocols.Protocol{http.Protocol, http2.Protocol, tls.Protocol, nats.Protocol, redis.Protocol,
 		memcached.Protocol, mysql.Protocol, postgresql.Protocol, kafka.Protocol, mqtt.Protocol,
 		amqp.Protocol, stomp.Protocol, openwire.Protocol, dubbo.Protocol, mongodb.Protocol, dns.Protocol}
 }
@@ -92,14 +99,44 @@ func DefaultProtocols() []*protocols.Protocol {
 // Registry returns the protocol registry cfg selects: Driver.Registry when
 // set, otherwise the built-in protocols (unless ReplaceProtocols) followed
 // by Protocols. A nil cfg gives the built-in protocols.
-func (c *Config) Registry() *protocols.Registry {
-	if c == nil {
-		return protocols.NewRegistry(DefaultProtocols()...)
+//
+// With TLSKeys, the built-in TLS protocol (tls.Protocol) in it is replaced by
+// one that decrypts with those keys and parses the plaintext with the
+// registry's protocols.
+func (c *Config) Registry() *protocols.Registry { return c.RegistryCounting(nil) }
+
+// RegistryCounting is Registry with the built-in TLS protocol counting into
+// counters (when not nil): for embedders that run their own protocols.Driver
+// and want the TLS counters a Pipeline reports in Stats.
+func (c *Config) RegistryCounting(counters *tls.Counters) *protocols.Registry {
+	var reg *protocols.Registry
+	switch {
+	case c == nil:
+		reg = protocols.NewRegistry(DefaultProtocols()...)
+	case c.Driver.Registry != nil:
+		reg = c.Driver.Registry
+	default:
+		reg = protocols.NewRegistry(c.protocols()...)
 	}
-	if c.Driver.Registry != nil {
-		return c.Driver.Registry
+	var keys tls.KeySource
+	if c != nil {
+		keys = c.TLSKeys
 	}
-	return protocols.NewRegistry(c.protocols()...)
+	if keys == nil && counters == nil {
+		return reg
+	}
+	list := reg.Protocols()
+	found := false
+	for i, p := range list {
+		if p == tls.Protocol {
+			list[i] = tls.New(&tls.Config{Keys: keys, Inner: reg, Counters: counters})
+			found = true
+		}
+	}
+	if !found {
+		return reg
+	}
+	return protocols.NewRegistry(list...)
 }
 
 // protocols lists the protocols of the registry, in priority order.
@@ -197,6 +234,7 @@ type Pipeline struct {
 	cp     capture.Packet
 	closed bool
 	cerr   error
+	tls    *tls.Counters
 }
 
 // New returns a pipeline that writes traces to sink. A nil cfg means the
@@ -215,13 +253,14 @@ func New(cfg *Config, sink correlate.Sink) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{log: log}
+	p := &Pipeline{log: log, tls: &tls.Counters{}}
 	cc := cfg.Correlate
 	if cc.Logger == nil {
 		cc.Logger = cfg.Logger
 	}
 	p.b = correlate.NewBuilder(&cc, sink)
 	dc := cfg.DriverConfig()
+	dc.Registry = cfg.RegistryCounting(p.tls)
 	p.drv = protocols.NewDriver(&dc, p.b)
 	p.dec = decode.NewDecoder(&cfg.Decode)
 	p.asm = decode.NewAssembler(&cfg.Assembler, p.drv)
@@ -362,20 +401,23 @@ type Stats struct {
 	Decode    decode.DecoderStats
 	Assembler decode.AssemblerStats
 	Driver    protocols.DriverStats
+	TLS       tls.Stats
 	Correlate correlate.Stats
 }
 
 // Each calls f for every counter in a fixed order: decoding (packets and
-// bytes first), reassembly, protocols, correlation. The names are
+// bytes first), reassembly, protocols, TLS, correlation. The names are
 // snake_case and stable; they make up the CLI's stats line.
 func (s *Stats) Each(f func(name string, v uint64)) {
 	s.Decode.Each(f)
 	s.Assembler.Each(f)
 	s.Driver.Each(f)
+	s.TLS.Each(f)
 	s.Correlate.Each(f)
 }
 
 // Stats returns a copy of the counters.
 func (p *Pipeline) Stats() Stats {
-	return Stats{Decode: p.dec.Stats(), Assembler: p.asm.Stats(), Driver: p.drv.Stats(), Correlate: p.b.Stats()}
+	return Stats{Decode: p.dec.Stats(), Assembler: p.asm.Stats(), Driver: p.drv.Stats(),
+		TLS: p.tls.Stats(), Correlate: p.b.Stats()}
 }

@@ -372,7 +372,29 @@ func (s *stream) Segment(seg *decode.Segment) {
 		s.parser.Gap(s.pdir(seg.Dir), lost)
 	}
 	if len(seg.Data) > 0 {
+		s.turn(seg.Dir.Reverse())
 		s.feed(seg.Dir, seg.Data, seg.Timestamp, seg.Direction, seg.Seq, false)
+	}
+}
+
+// turn lets a Turner parser end the messages of direction d, because bytes
+// flow the other way.
+func (s *stream) turn(d decode.Dir) {
+	t, ok := s.parser.(Turner)
+	if !ok {
+		return
+	}
+	ds := &s.dirs[d]
+	for i := 0; i < 64; i++ {
+		m := &s.d.msg
+		m.Reset()
+		if !t.Turn(s.pdir(d), m) {
+			return
+		}
+		if !ds.active {
+			ds.msgStart, ds.msgSeq, ds.msgDir = ds.lastTS, ds.nextSeq, capture.DirectionUnknown
+		}
+		s.emit(ds, m, ds.lastTS)
 	}
 }
 

@@ -137,3 +137,48 @@ func TestDriverIdleBytes(t *testing.T) {
 		})
 	}
 }
+
+// turnTaker is a toy protocol whose requests are single bytes and whose
+// responses are runs of server bytes that end when the client speaks
+// again (a Turner).
+type turnTaker struct{ run int }
+
+func (c *turnTaker) Parse(dir protocols.Direction, data []byte, m *protocols.Message) (int, bool, error) {
+	if dir == protocols.ToServer {
+		m.Kind, m.Name = protocols.Request, "R"
+		return 1, true, nil
+	}
+	c.run += len(data)
+	return len(data), false, nil
+}
+func (c *turnTaker) Gap(protocols.Direction, int)                     {}
+func (c *turnTaker) End(protocols.Direction, *protocols.Message) bool { return false }
+func (c *turnTaker) Turn(dir protocols.Direction, m *protocols.Message) bool {
+	if dir != protocols.ToClient || c.run == 0 {
+		return false
+	}
+	m.Kind, m.Size = protocols.Response, c.run
+	c.run = 0
+	return true
+}
+
+// TestDriverTurn checks that a Turner's response, ended by the client's
+// next bytes, starts at its own first byte and ends at its last one.
+func TestDriverTurn(t *testing.T) {
+	proto := &protocols.Protocol{Name: "turns", Sniff: func([]byte) protocols.Direction { return protocols.ToServer },
+		New: func(*protocols.Config) protocols.Parser { return &turnTaker{} }}
+	rec := &recorder{}
+	d := protocols.NewDriver(&protocols.DriverConfig{Registry: protocols.NewRegistry(proto)}, rec)
+	st := d.NewStream(&decode.Conn{ID: 1, Client: netip.MustParseAddrPort("10.0.0.1:1"), Server: netip.MustParseAddrPort("10.0.0.2:2")})
+	st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 10, Seq: 0, Data: []byte("a")})
+	st.Segment(&decode.Segment{Dir: decode.FromServer, Timestamp: 20, Seq: 0, Data: []byte("xx")})
+	st.Segment(&decode.Segment{Dir: decode.FromServer, Timestamp: 30, Seq: 2, Data: []byte("yyy")})
+	st.Segment(&decode.Segment{Dir: decode.FromClient, Timestamp: 40, Seq: 1, Data: []byte("b")})
+	if len(rec.msgs) != 3 {
+		t.Fatalf("messages %+v, want request, response, request", rec.msgs)
+	}
+	r := rec.msgs[1]
+	if r.Kind != protocols.Response || r.Start != 20 || r.End != 30 || r.Size != 5 || rec.msgs[2].Start != 40 {
+		t.Errorf("response %+v, want 5 bytes from 20 to 30, then the request at 40", r)
+	}
+}

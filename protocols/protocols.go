@@ -409,3 +409,13 @@ func (e *ParseError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *ParseError) Unwrap() error { return e.Err }
+
+// Turner is implemented by parsers whose messages in one direction end only
+// when the other direction speaks (exchanges told apart by turns alone, as
+// in encrypted traffic). Before passing bytes that flow in one direction,
+// the driver calls Turn with the opposite direction until it returns
+// false; each message the parser fills is emitted as ending at the last
+// byte seen in that direction.
+type Turner interface {
+	Turn(dir Direction, msg *Message) bool
+}

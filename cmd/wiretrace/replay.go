@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/wiretrace/wiretrace"
 	"github.com/wiretrace/wiretrace/capture"
 	"github.com/wiretrace/wiretrace/capture/filter"
 	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
@@ -55,6 +56,7 @@ type outputFlags struct {
 	pluginTimeout time.Duration
 	pluginMemory  uint
 	loaded        []*plugin.Plugin // set by engineConfig; closePlugins closes them
+	tlsKeylog     string
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -81,6 +83,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&o.serviceNames, "service-name", nil, "service name `ADDR=NAME` for an ip or ip:port, for OTLP, --format html and --watch (repeatable; default: the server's ip:port, a client's ip)")
 	f.UintSliceVar(&o.vxlanPorts, "vxlan-port", nil, "UDP `PORT`s decoded as VXLAN besides 4789 (e.g. 8472, Linux's default)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR`/metrics (e.g. 127.0.0.1:9464)")
+	f.StringVar(&o.tlsKeylog, "tls-keylog", "", "decrypt TLS with the NSS key log `FILE` (SSLKEYLOGFILE); re-read as it grows")
 	f.StringArrayVar(&o.plugins, "plugin", nil, "load the WebAssembly plugin `FILE.wasm`: link keys, attributes or a protocol (repeatable; see README, Plugins)")
 	f.DurationVar(&o.pluginTimeout, "plugin-timeout", plugin.DefaultTimeout, "time limit of one plugin call; a call stopped is counted and its flow given up")
 	f.UintVar(&o.pluginMemory, "plugin-memory", plugin.DefaultMemoryLimitPages/16, "memory limit of each plugin instance, in `MiB` (0: 64)")
@@ -232,6 +235,13 @@ func (o *outputFlags) engineConfig(cmd *cobra.Command) (*engine.Config, error) {
 			return nil, fmt.Errorf("--vxlan-port %d: not a UDP port", p)
 		}
 		cfg.Decode.VXLANPorts = append(cfg.Decode.VXLANPorts, uint16(p))
+	}
+	if o.tlsKeylog != "" {
+		kl, err := wiretrace.OpenKeyLog(o.tlsKeylog)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-keylog: %w", err)
+		}
+		cfg.TLSKeys = kl
 	}
 	return cfg, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wiretrace/wiretrace/correlate"
 	"github.com/wiretrace/wiretrace/decode"
 	"github.com/wiretrace/wiretrace/protocols"
+	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
 // batchPackets is how many packets, across all workers, one round of
@@ -46,6 +47,7 @@ type Parallel struct {
 	next  uint64
 	flow  protocols.Flow
 	msg   protocols.Message
+	tls   *tls.Counters // shared by the workers' TLS parsers
 }
 
 type flowRef struct {
@@ -62,11 +64,14 @@ func NewParallel(cfg *Config, sink correlate.Sink, n int) *Parallel {
 	if n < 1 {
 		n = 1
 	}
-	p := &Parallel{b: correlate.NewBuilder(&cfg.Correlate, sink), ids: map[flowRef]uint64{}}
+	p := &Parallel{b: correlate.NewBuilder(&cfg.Correlate, sink), ids: map[flowRef]uint64{}, tls: &tls.Counters{}}
 	for i := 0; i < n; i++ {
 		w := &worker{id: i, in: make(chan *inBatch, 4), out: make(chan *outBatch, 4),
 			free: make(chan *outBatch, 8), inFree: make(chan *inBatch, 8)}
 		dc := cfg.DriverConfig()
+		if cfg.Driver.Registry == nil {
+			dc.Registry = cfg.RegistryCounting(p.tls)
+		}
 		w.drv = protocols.NewDriver(&dc, w)
 		w.dec = decode.NewDecoder(&cfg.Decode)
 		w.asm = decode.NewAssembler(&cfg.Assembler, w)
@@ -277,6 +282,8 @@ func (p *Parallel) StatsLine() string {
 		}
 		fmt.Fprintf(&b, "%s=%d", n, vals[i])
 	}
+	ts := p.tls.Stats()
+	ts.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 	cs := p.b.Stats()
 	cs.Each(func(name string, v uint64) { fmt.Fprintf(&b, " %s=%d", name, v) })
 	return b.String()

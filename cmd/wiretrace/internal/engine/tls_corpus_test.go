@@ -1,0 +1,97 @@
+package engine_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wiretrace/wiretrace"
+	"github.com/wiretrace/wiretrace/capture"
+	"github.com/wiretrace/wiretrace/cmd/wiretrace/internal/engine"
+	"github.com/wiretrace/wiretrace/correlate/jsonl"
+)
+
+// TestTLSCorpus replays the public captures with TLS. nDPI's http_ipv6
+// holds six HTTPS connections (tshark finds six ClientHellos, all with JA3
+// d3e627f423a33ea41841c19b8af79293; four to www.ntop.org, whose server
+// sends a warning unrecognized_name alert before its ServerHello, two to
+// s-static.ak.facebook.com): six handshake spans, ok. The MySQL and
+// PostgreSQL captures switch to TLS after the database protocol's own
+// greeting (STARTTLS style): their flows stay mysql and postgresql and give
+// no TLS span.
+func TestTLSCorpus(t *testing.T) {
+	dir := sharedTestdata(t)
+	spans, errs, _ := replay(t, filepath.Join(dir, "ndpi/http/http_ipv6.pcap"), nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	sni := map[string]int{}
+	for _, s := range spans {
+		if s.Protocol != "tls" || s.Attributes["tls.client.ja4"] == nil {
+			continue
+		}
+		if s.Status != "ok" || s.Attributes["tls.client.ja3"] != "d3e627f423a33ea41841c19b8af79293" ||
+			s.Attributes["tls.protocol.version"] != "1.2" {
+			t.Errorf("handshake %s: %s %v", s.Name, s.Status, s.Attributes)
+		}
+		sni[s.Attributes["tls.client.server_name"].(string)]++
+	}
+	if sni["www.ntop.org"] != 4 || sni["s-static.ak.facebook.com"] != 2 || len(sni) != 2 {
+		t.Errorf("handshakes by server name %v, want 4 www.ntop.org and 2 s-static.ak.facebook.com", sni)
+	}
+	for _, f := range []string{"zeek/mysql/tls-12-amazon-rds.pcap", "zeek/mysql/tls-13-amazon-rds.pcap",
+		"zeek/postgresql/psql-aws-ssl-require.pcap", "ndpi/mysql/mysql.pcapng"} {
+		spans, _, _ := replay(t, filepath.Join(dir, f), nil)
+		for _, s := range spans {
+			if s.Protocol == "tls" {
+				t.Errorf("%s: tls span %s", f, s.Name)
+			}
+		}
+	}
+}
+
+// TestParallelTLS: with a key log, the sharded runner decrypts as the
+// single engine does and counts the same TLS sessions.
+func TestParallelTLS(t *testing.T) {
+	td := filepath.Join("..", "..", "..", "..", "testdata")
+	keys, err := wiretrace.OpenKeyLog(filepath.Join(td, "tls13_h2.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(n int) (string, string) {
+		src, err := capture.OpenFile(filepath.Join(td, "tls13_h2.pcap"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var out bytes.Buffer
+		sink := jsonl.New(nopWriteCloser{&out})
+		cfg := &engine.Config{TLSKeys: keys}
+		var r interface {
+			Run(capture.Source, func(error)) int
+			Close() error
+			StatsLine() string
+		}
+		if n == 0 {
+			r = engine.New(cfg, sink)
+		} else {
+			r = engine.NewParallel(cfg, sink, n)
+		}
+		r.Run(src, func(error) {})
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sink.Close()
+		line := r.StatsLine()
+		return out.String(), line[strings.Index(line, "tls_handshakes"):strings.Index(line, " spans=")]
+	}
+	want, wantStats := run(0)
+	if !strings.Contains(want, `"protocol":"http2"`) || !strings.Contains(wantStats, "tls_decrypted_sessions=1 ") {
+		t.Fatalf("one engine did not decrypt: %s", wantStats)
+	}
+	got, gotStats := run(2)
+	if got != want || gotStats != wantStats {
+		t.Errorf("2 workers: output or TLS counters differ: %s vs %s", gotStats, wantStats)
+	}
+}
