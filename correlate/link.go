@@ -67,8 +67,8 @@ func (l *Linker) link(g *group) *Trace {
 	}
 
 	// Rule 1: several views of one exchange.
-	bySeq := make(map[string][]*Span)
-	var seqOrder []string
+	bySeq := make(map[linkKey][]*Span)
+	var seqOrder []linkKey
 	for _, s := range spans {
 		if _, ok := s.Links["req_tcp_seq"]; !ok {
 			continue

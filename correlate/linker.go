@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -14,11 +13,26 @@ import (
 type group struct {
 	id         uint64
 	spans      []*Span
-	keys       []string
+	keys       []linkKey
 	incomplete int
 	first      int64 // earliest span start
 	last       int64 // packet time of the latest activity
 	emitted    bool
+}
+
+// linkKey is a key spans are joined by: a request id (kind 'x'), a trace
+// id ('t') or one TCP exchange ('q': client, server and the request's
+// sequence number). It is comparable, so that no string is built per span.
+type linkKey struct {
+	kind byte
+	id   string
+	ex   exchange
+}
+
+// exchange names one request on the wire.
+type exchange struct {
+	client, server netip.AddrPort
+	seq            uint32
 }
 
 // hostKey names a host as seen at one capture point.
@@ -42,7 +56,8 @@ type Linker struct {
 	window   int64
 	maxSpans int
 
-	keys    map[string]*group
+	keys    map[linkKey]*group
+	keyBuf  []linkKey // reused by spanKeys
 	byLast  *btree.BTreeG[*group] // open groups ordered by (last, id)
 	nextID  uint64
 	nextSeq uint64
@@ -75,7 +90,7 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 		stats:    stats,
 		window:   int64(cfg.Window),
 		maxSpans: cfg.MaxPendingSpans,
-		keys:     make(map[string]*group),
+		keys:     make(map[linkKey]*group),
 		timing:   !cfg.NoTimingLinks,
 		minConf:  cfg.TimingMinConfidence,
 
@@ -104,19 +119,20 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 	return l
 }
 
-// spanKeys lists the keys a span can be joined by.
-func (l *Linker) spanKeys(s *Span) []string {
-	var ks []string
+// spanKeys lists the keys a span can be joined by. The slice is reused by
+// the next call.
+func (l *Linker) spanKeys(s *Span) []linkKey {
+	ks := l.keyBuf[:0]
 	if v := s.Links["x_request_id"]; usableRequestID(v) {
-		ks = append(ks, "x:"+v)
+		ks = append(ks, linkKey{kind: 'x', id: v})
 		if !l.cfg.SeparateRequestIDAndTraceID && len(v) == 32 && isHex(v) {
-			ks = append(ks, "t:"+toLower(v))
+			ks = append(ks, linkKey{kind: 't', id: toLower(v)})
 		}
 	}
 	s.adopted, s.adoptedFromRequestID = "", false
 	for _, k := range [...]string{"traceparent_trace_id", "b3_trace_id", "uber_trace_id"} {
 		if v := s.Links[k]; v != "" {
-			ks = append(ks, "t:"+v)
+			ks = append(ks, linkKey{kind: 't', id: v})
 			if s.adopted == "" {
 				s.adopted = v
 			}
@@ -124,7 +140,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 	}
 	if v := s.Links["sw8_trace_id"]; v != "" {
 		id := traceIDFrom(0, "sw8:"+v)
-		ks = append(ks, "t:"+id)
+		ks = append(ks, linkKey{kind: 't', id: id})
 		if s.adopted == "" {
 			s.adopted = id
 		}
@@ -141,6 +157,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 	if _, ok := s.Links["req_tcp_seq"]; ok {
 		ks = append(ks, seqKey(s))
 	}
+	l.keyBuf = ks
 	return ks
 }
 
@@ -158,11 +175,21 @@ func usableRequestID(v string) bool {
 	return true
 }
 
-func seqKey(s *Span) string {
-	return fmt.Sprintf("q:%s|%s|%d", s.ClientAddr, s.ServerAddr, s.ReqSeq)
+// seqKey is the key of s's exchange on the wire.
+func seqKey(s *Span) linkKey {
+	return linkKey{kind: 'q', ex: exchange{s.ClientAddr, s.ServerAddr, s.ReqSeq}}
 }
 
+// toLower returns s with ASCII upper case letters lowered; s itself, with
+// no allocation, when it has none.
 func toLower(s string) string {
+	i := 0
+	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
