@@ -57,7 +57,7 @@ type Linker struct {
 	maxSpans int
 
 	keys    map[linkKey]*group
-	keyBuf  []linkKey // reused by spanKeys
+	keyBuf  []linkKey             // reused by spanKeys
 	byLast  *btree.BTreeG[*group] // open groups ordered by (last, id)
 	nextID  uint64
 	nextSeq uint64
