@@ -18,6 +18,7 @@ type group struct {
 	first      int64 // earliest span start
 	last       int64 // packet time of the latest activity
 	emitted    bool
+	gone       bool // merged into another group
 }
 
 // linkKey is a key spans are joined by: a request id (kind 'x'), a trace
@@ -56,16 +57,18 @@ type Linker struct {
 	window   int64
 	maxSpans int
 
-	keys    map[linkKey]*group
-	keyBuf  []linkKey             // reused by spanKeys
-	byLast  *btree.BTreeG[*group] // open groups ordered by (last, id)
-	nextID  uint64
-	nextSeq uint64
-	pending int // spans in open groups
-	waiting int // spans in open groups still waiting for their response
-	now     int64
-	scanned int64
-	err     error
+	keys   map[linkKey]*group
+	keyBuf []linkKey // reused by spanKeys
+	// heapKept holds groups taken off byLast while scanning, reused.
+	heapKept []*group
+	byLast   groupHeap // open groups ordered by (last, id)
+	nextID   uint64
+	nextSeq  uint64
+	pending  int // spans in open groups
+	waiting  int // spans in open groups still waiting for their response
+	now      int64
+	scanned  int64
+	err      error
 
 	// Indexes of the spans in open groups for the links decided when a
 	// span completes (see hints.go).
@@ -110,12 +113,6 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 	if l.maxSpans <= 0 {
 		l.maxSpans = 1 << 18
 	}
-	l.byLast = btree.NewBTreeGOptions(func(a, b *group) bool {
-		if a.last != b.last {
-			return a.last < b.last
-		}
-		return a.id < b.id
-	}, btree.Options{NoLocks: true})
 	return l
 }
 
@@ -200,11 +197,10 @@ func toLower(s string) string {
 }
 
 func (l *Linker) touch(g *group) {
-	l.byLast.Delete(g)
 	if l.now > g.last {
 		g.last = l.now
+		l.byLast.push(g)
 	}
-	l.byLast.Set(g)
 }
 
 // add registers a new span (its request seen, maybe not yet complete).
@@ -219,7 +215,7 @@ func (l *Linker) add(s *Span) {
 	}
 	s.group = g
 	l.pending++
-	l.byLast.Set(g)
+	l.byLast.push(g)
 	l.join(s, g)
 	if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
@@ -268,8 +264,7 @@ func (l *Linker) merge(a, b *group) {
 	if len(a.spans) < len(b.spans) || len(a.spans) == len(b.spans) && a.id > b.id {
 		a, b = b, a
 	}
-	l.byLast.Delete(a)
-	l.byLast.Delete(b)
+	b.gone = true
 	for _, s := range b.spans {
 		s.group = a
 	}
@@ -280,8 +275,10 @@ func (l *Linker) merge(a, b *group) {
 	a.keys = append(a.keys, b.keys...)
 	a.incomplete += b.incomplete
 	a.first = min(a.first, b.first)
-	a.last = max(a.last, b.last)
-	l.byLast.Set(a)
+	if b.last > a.last {
+		a.last = b.last
+		l.byLast.push(a)
+	}
 }
 
 // completed records that s has its response or ended, and decides the
@@ -320,15 +317,24 @@ func (l *Linker) advance(now int64) {
 	}
 	l.scanned = l.now
 	var ready []*group
-	l.byLast.Scan(func(g *group) bool {
-		if g.last+l.window > l.now {
-			return false
+	kept := l.heapKept[:0]
+	for {
+		g := l.byLast.min()
+		if g == nil || g.last+l.window > l.now {
+			break
 		}
+		l.byLast.pop()
 		if g.incomplete <= 0 {
 			ready = append(ready, g)
+		} else {
+			kept = append(kept, g)
 		}
-		return true
-	})
+	}
+	for _, g := range kept {
+		l.byLast.push(g)
+	}
+	clear(kept)
+	l.heapKept = kept[:0]
 	l.emit(ready)
 }
 
@@ -341,28 +347,33 @@ func (l *Linker) enforceBound() {
 		return
 	}
 	var ready []*group
+	kept := l.heapKept[:0]
 	n := l.pending - l.waiting
-	l.byLast.Scan(func(g *group) bool {
-		if n <= l.maxSpans*7/8 {
-			return false
+	for n > l.maxSpans*7/8 {
+		g := l.byLast.min()
+		if g == nil {
+			break
 		}
+		l.byLast.pop()
 		if len(g.spans) > g.incomplete {
 			ready = append(ready, g)
 			n -= len(g.spans) - g.incomplete
+		} else {
+			kept = append(kept, g)
 		}
-		return true
-	})
+	}
+	for _, g := range kept {
+		l.byLast.push(g)
+	}
+	clear(kept)
+	l.heapKept = kept[:0]
 	l.stats.WindowForced += uint64(len(ready))
 	l.emit(ready)
 }
 
 // flush emits every open trace.
 func (l *Linker) flush() error {
-	var all []*group
-	l.byLast.Scan(func(g *group) bool {
-		all = append(all, g)
-		return true
-	})
+	all := l.byLast.drain()
 	l.emit(all)
 	return l.err
 }
@@ -376,7 +387,6 @@ func (l *Linker) emit(gs []*group) {
 		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.id, b.id))
 	})
 	for _, g := range gs {
-		l.byLast.Delete(g)
 		for _, k := range g.keys {
 			if l.keys[k] == g {
 				delete(l.keys, k)
@@ -429,7 +439,7 @@ func (l *Linker) hold(g *group) []*Span {
 		s.group, s.late = h, true
 		h.first = min(h.first, s.StartNS)
 	}
-	l.byLast.Set(h)
+	l.byLast.push(h)
 	return held
 }
 
@@ -449,4 +459,124 @@ func (l *Linker) unindex(s *Span) {
 		}
 	}
 	l.unindexHandoff(s)
+}
+
+// groupHeap orders open groups by (last, id), the order in which their
+// windows close: a binary heap of entries with lazy deletion. A group gets
+// an entry when it is created and each time its last activity moves; an
+// entry whose group has since moved, merged or been emitted is stale and
+// dropped when it reaches the top. Compared to a search tree it costs no
+// deletion per activity, and a new entry (the latest activity) usually
+// stays where it is appended.
+type groupHeap struct {
+	h []heapEntry
+	// compactAt is the length beyond which stale entries are dropped.
+	compactAt int
+}
+
+type heapEntry struct {
+	last int64
+	id   uint64
+	g    *group
+}
+
+func (e *heapEntry) valid() bool {
+	return !e.g.emitted && !e.g.gone && e.g.last == e.last
+}
+
+func (e *heapEntry) less(f *heapEntry) bool {
+	if e.last != f.last {
+		return e.last < f.last
+	}
+	return e.id < f.id
+}
+
+// push adds an entry for g at its current last activity.
+func (q *groupHeap) push(g *group) {
+	if len(q.h) >= q.compactAt {
+		q.compact()
+	}
+	q.h = append(q.h, heapEntry{last: g.last, id: g.id, g: g})
+	q.up(len(q.h) - 1)
+}
+
+// min returns the group with the lowest (last, id), dropping stale
+// entries, or nil.
+func (q *groupHeap) min() *group {
+	for len(q.h) > 0 {
+		if q.h[0].valid() {
+			return q.h[0].g
+		}
+		q.pop()
+	}
+	return nil
+}
+
+// pop removes the top entry.
+func (q *groupHeap) pop() {
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h[n] = heapEntry{}
+	q.h = q.h[:n]
+	if n > 0 {
+		q.down(0)
+	}
+}
+
+// drain returns every open group and empties the heap.
+func (q *groupHeap) drain() []*group {
+	var all []*group
+	for i := range q.h {
+		if q.h[i].valid() {
+			all = append(all, q.h[i].g)
+		}
+	}
+	clear(q.h)
+	q.h = q.h[:0]
+	return all
+}
+
+// compact drops stale entries and restores the heap order.
+func (q *groupHeap) compact() {
+	kept := q.h[:0]
+	for _, e := range q.h {
+		if e.valid() {
+			kept = append(kept, e)
+		}
+	}
+	clear(q.h[len(kept):])
+	q.h = kept
+	for i := len(q.h)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+	q.compactAt = max(2*len(q.h), 1024)
+}
+
+func (q *groupHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.h[i].less(&q.h[p]) {
+			return
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+func (q *groupHeap) down(i int) {
+	n := len(q.h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && q.h[c+1].less(&q.h[c]) {
+			c++
+		}
+		if !q.h[c].less(&q.h[i]) {
+			return
+		}
+		q.h[i], q.h[c] = q.h[c], q.h[i]
+		i = c
+	}
 }
