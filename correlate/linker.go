@@ -61,6 +61,7 @@ type Linker struct {
 	keyBuf []linkKey // reused by spanKeys
 	// heapKept holds groups taken off byLast while scanning, reused.
 	heapKept []*group
+	seqBuf   []*Span   // reused by link
 	byLast   groupHeap // open groups ordered by (last, id)
 	nextID   uint64
 	nextSeq  uint64
