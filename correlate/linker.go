@@ -22,12 +22,18 @@ type group struct {
 }
 
 // linkKey is a key spans are joined by: a request id (kind 'x'), a trace
-// id ('t') or one TCP exchange ('q': client, server and the request's
-// sequence number). It is comparable, so that no string is built per span.
+// id ('t') or one TCP exchange ('q': the client, server and request
+// sequence number of span s). No string is built per span.
 type linkKey struct {
 	kind byte
 	id   string
-	ex   exchange
+	s    *Span
+}
+
+// strKey is a request id or trace id key, as Linker.keys holds it.
+type strKey struct {
+	kind byte
+	id   string
 }
 
 // exchange names one request on the wire.
@@ -57,8 +63,10 @@ type Linker struct {
 	window   int64
 	maxSpans int
 
-	keys   map[linkKey]*group
-	keyBuf []linkKey // reused by spanKeys
+	keys   map[strKey]*group    // request id and trace id keys
+	seqs   map[exchange]*group  // TCP exchange keys
+	seqs4  map[exchange4]*group // TCP exchange keys between IPv4 addresses
+	keyBuf []linkKey            // reused by spanKeys
 	// heapKept holds groups taken off byLast while scanning, reused.
 	heapKept []*group
 	seqBuf   []*Span   // reused by link
@@ -94,7 +102,9 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 		stats:    stats,
 		window:   int64(cfg.Window),
 		maxSpans: cfg.MaxPendingSpans,
-		keys:     make(map[linkKey]*group),
+		keys:     make(map[strKey]*group),
+		seqs:     make(map[exchange]*group),
+		seqs4:    make(map[exchange4]*group),
 		timing:   !cfg.NoTimingLinks,
 		minConf:  cfg.TimingMinConfidence,
 
@@ -175,7 +185,71 @@ func usableRequestID(v string) bool {
 
 // seqKey is the key of s's exchange on the wire.
 func seqKey(s *Span) linkKey {
-	return linkKey{kind: 'q', ex: exchange{s.ClientAddr, s.ServerAddr, s.ReqSeq}}
+	return linkKey{kind: 'q', s: s}
+}
+
+// exchangeOf returns s's exchange on the wire.
+func exchangeOf(s *Span) exchange {
+	return exchange{s.ClientAddr, s.ServerAddr, s.ReqSeq}
+}
+
+// exchange4 is an exchange between two IPv4 addresses (not IPv4-mapped
+// IPv6 ones), in a quarter of the space.
+type exchange4 struct {
+	client, server [4]byte
+	cport, sport   uint16
+	seq            uint32
+}
+
+// exchange4Of returns s's exchange as an exchange4, if it is one.
+func exchange4Of(s *Span) (exchange4, bool) {
+	c, v := s.ClientAddr, s.ServerAddr
+	if !c.Addr().Is4() || !v.Addr().Is4() {
+		return exchange4{}, false
+	}
+	return exchange4{c.Addr().As4(), v.Addr().As4(), c.Port(), v.Port(), s.ReqSeq}, true
+}
+
+// group returns the open group that holds key k.
+func (l *Linker) group(k linkKey) (*group, bool) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			g, ok := l.seqs4[e]
+			return g, ok
+		}
+		g, ok := l.seqs[exchangeOf(k.s)]
+		return g, ok
+	}
+	g, ok := l.keys[strKey{k.kind, k.id}]
+	return g, ok
+}
+
+// setGroup records that key k belongs to g.
+func (l *Linker) setGroup(k linkKey, g *group) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			l.seqs4[e] = g
+		} else {
+			l.seqs[exchangeOf(k.s)] = g
+		}
+	} else {
+		l.keys[strKey{k.kind, k.id}] = g
+	}
+}
+
+// dropKey forgets key k if it belongs to g.
+func (l *Linker) dropKey(k linkKey, g *group) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			if l.seqs4[e] == g {
+				delete(l.seqs4, e)
+			}
+		} else if e := exchangeOf(k.s); l.seqs[e] == g {
+			delete(l.seqs, e)
+		}
+	} else if sk := (strKey{k.kind, k.id}); l.keys[sk] == g {
+		delete(l.keys, sk)
+	}
 }
 
 // toLower returns s with ASCII upper case letters lowered; s itself, with
@@ -249,10 +323,10 @@ func (l *Linker) rekey(s *Span) {
 func (l *Linker) join(s *Span, g *group) {
 	for _, k := range l.spanKeys(s) {
 		g = s.group
-		other, ok := l.keys[k]
+		other, ok := l.group(k)
 		switch {
 		case !ok:
-			l.keys[k] = g
+			l.setGroup(k, g)
 			g.keys = append(g.keys, k)
 		case other != g:
 			l.merge(other, g)
@@ -271,7 +345,7 @@ func (l *Linker) merge(a, b *group) {
 	}
 	a.spans = append(a.spans, b.spans...)
 	for _, k := range b.keys {
-		l.keys[k] = a
+		l.setGroup(k, a)
 	}
 	a.keys = append(a.keys, b.keys...)
 	a.incomplete += b.incomplete
@@ -389,9 +463,7 @@ func (l *Linker) emit(gs []*group) {
 	})
 	for _, g := range gs {
 		for _, k := range g.keys {
-			if l.keys[k] == g {
-				delete(l.keys, k)
-			}
+			l.dropKey(k, g)
 		}
 		g.emitted = true
 		held := l.hold(g)
