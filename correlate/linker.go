@@ -19,6 +19,10 @@ type group struct {
 	last       int64 // packet time of the latest activity
 	emitted    bool
 	gone       bool // merged into another group
+	// one and keyBuf back spans and keys while the group has one span
+	// and at most three keys (most groups), saving their allocations.
+	one    [1]*Span
+	keyBuf [3]linkKey
 }
 
 // linkKey is a key spans are joined by: a request id (kind 'x'), a trace
@@ -283,7 +287,9 @@ func (l *Linker) add(s *Span) {
 	l.nextID++
 	l.nextSeq++
 	s.seq = l.nextSeq
-	g := &group{id: l.nextID, spans: []*Span{s}, first: s.StartNS, last: l.now}
+	g := &group{id: l.nextID, first: s.StartNS, last: l.now}
+	g.one[0] = s
+	g.spans, g.keys = g.one[:], g.keyBuf[:0]
 	if !s.complete {
 		g.incomplete = 1
 		l.waiting++
