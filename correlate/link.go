@@ -72,21 +72,22 @@ func (l *Linker) link(g *group) *Trace {
 		s.Parent, s.ParentSpanID, s.LinkReason = nil, "", ""
 	}
 
-	// Rule 1: several views of one exchange.
-	bySeq := make(map[string][]*Span)
-	var seqOrder []string
+	// Rule 1: several views of one exchange. The spans with a sequence
+	// number, stably sorted by exchange, give each exchange's views in
+	// span order; exchanges are independent, so their order is not.
+	seqs := l.seqBuf[:0]
 	for _, s := range spans {
-		if _, ok := s.Links["req_tcp_seq"]; !ok {
-			continue
+		if _, ok := s.Links["req_tcp_seq"]; ok {
+			seqs = append(seqs, s)
 		}
-		k := seqKey(s)
-		if _, ok := bySeq[k]; !ok {
-			seqOrder = append(seqOrder, k)
-		}
-		bySeq[k] = append(bySeq[k], s)
 	}
-	for _, k := range seqOrder {
-		views := bySeq[k]
+	if len(seqs) > 1 {
+		slices.SortStableFunc(seqs, compareExchange)
+	}
+	for i, j := 0, 0; i < len(seqs); i = j {
+		for j = i + 1; j < len(seqs) && compareExchange(seqs[i], seqs[j]) == 0; j++ {
+		}
+		views := seqs[i:j]
 		if len(views) < 2 {
 			continue
 		}
@@ -102,6 +103,8 @@ func (l *Linker) link(g *group) *Trace {
 			}
 		}
 	}
+	clear(seqs)
+	l.seqBuf = seqs[:0]
 
 	// Rule 2: one hop seen through NAT, by identical trace headers.
 	byHdr := make(map[string][]*Span)
@@ -163,10 +166,20 @@ func (l *Linker) link(g *group) *Trace {
 	// Rule 5: the span served by the sender that shares a key. Candidates
 	// come from two indexes sorted by start time (spans is), and at most
 	// maxCandidates of each are examined per span, so a hostile flood of
-	// spans sharing one key costs O(n log n), not O(n²).
-	byServer := make(map[netip.Addr][]*Span)
-	byView := make(map[string][]*Span)
+	// spans sharing one key costs O(n log n), not O(n²). A trace small
+	// enough that no index could exceed maxCandidates is scanned instead,
+	// in the same order, without building the indexes.
+	small := len(spans) <= maxCandidates/2
+	var byServer map[netip.Addr][]*Span
+	var byView map[string][]*Span
+	if !small {
+		byServer = make(map[netip.Addr][]*Span)
+		byView = make(map[string][]*Span)
+	}
 	for _, p := range spans {
+		if small {
+			break
+		}
 		byServer[p.ServerAddr.Addr()] = append(byServer[p.ServerAddr.Addr()], p)
 		if p.delivery() {
 			// A message delivered to a consumer is what the
@@ -183,37 +196,56 @@ func (l *Linker) link(g *group) *Trace {
 		}
 		var best, late *Span
 		bestReason, lateReason := "", ""
-		consider := func(list []*Span, sameHost bool) {
-			i, _ := slices.BinarySearchFunc(list, s.StartNS+1, func(p *Span, t int64) int { return cmp.Compare(p.StartNS, t) })
-			for n := 0; i > 0 && n < maxCandidates; n++ {
-				i--
-				p := list[i]
-				if p == s {
-					continue
+		visit := func(p *Span, sameHost bool) {
+			if p == s {
+				return
+			}
+			if !sameHost && (p.Capture != s.Capture || s.Side != SideClient) {
+				return
+			}
+			reason := sharedKey(p, s)
+			if reason == "" || isAncestor(s, p) {
+				return
+			}
+			if !encloses(p, s) {
+				// A call that outlives the request it was made for
+				// (fire-and-forget): the key still names its parent.
+				if sameHost && (late == nil || better(p, late, s)) {
+					late, lateReason = p, reason
 				}
-				if !sameHost && (p.Capture != s.Capture || s.Side != SideClient) {
-					continue
-				}
-				reason := sharedKey(p, s)
-				if reason == "" || isAncestor(s, p) {
-					continue
-				}
-				if !encloses(p, s) {
-					// A call that outlives the request it was made for
-					// (fire-and-forget): the key still names its parent.
-					if sameHost && (late == nil || better(p, late, s)) {
-						late, lateReason = p, reason
-					}
-					continue
-				}
-				if best == nil || better(p, best, s) {
-					best, bestReason = p, reason
-				}
+				return
+			}
+			if best == nil || better(p, best, s) {
+				best, bestReason = p, reason
 			}
 		}
-		consider(byServer[s.ClientAddr.Addr()], true)
-		if s.Side == SideClient {
-			consider(byView[s.Capture], false)
+		consider := func(list []*Span, sameHost bool) {
+			i, _ := slices.BinarySearchFunc(list, s.StartNS+1, startCmp)
+			for n := 0; i > 0 && n < maxCandidates; n++ {
+				i--
+				visit(list[i], sameHost)
+			}
+		}
+		if small {
+			host := s.ClientAddr.Addr()
+			i, _ := slices.BinarySearchFunc(spans, s.StartNS+1, startCmp)
+			for j := i - 1; j >= 0; j-- {
+				if p := spans[j]; p.ServerAddr.Addr() == host || p.delivery() && p.ClientAddr.Addr() == host {
+					visit(p, true)
+				}
+			}
+			if s.Side == SideClient {
+				for j := i - 1; j >= 0; j-- {
+					if p := spans[j]; p.Side == SideServer && p.Capture == s.Capture {
+						visit(p, false)
+					}
+				}
+			}
+		} else {
+			consider(byServer[s.ClientAddr.Addr()], true)
+			if s.Side == SideClient {
+				consider(byView[s.Capture], false)
+			}
 		}
 		if best == nil {
 			best, bestReason = late, lateReason
@@ -270,6 +302,15 @@ func (l *Linker) link(g *group) *Trace {
 		s.TraceID = id
 	}
 	return &Trace{ID: id, Spans: spans}
+}
+
+// startCmp compares a span's start with a time, for binary searches.
+func startCmp(p *Span, t int64) int { return cmp.Compare(p.StartNS, t) }
+
+// compareExchange orders spans by their exchange on the wire (client,
+// server, request sequence number).
+func compareExchange(a, b *Span) int {
+	return cmp.Or(a.ClientAddr.Compare(b.ClientAddr), a.ServerAddr.Compare(b.ServerAddr), cmp.Compare(a.ReqSeq, b.ReqSeq))
 }
 
 // headerKey returns the trace header a span carries, as kind, trace id and

@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,11 +16,37 @@ import (
 type group struct {
 	id         uint64
 	spans      []*Span
-	keys       []string
+	keys       []linkKey
 	incomplete int
 	first      int64 // earliest span start
 	last       int64 // packet time of the latest activity
 	emitted    bool
+	gone       bool // merged into another group
+	// one and keyBuf back spans and keys while the group has one span
+	// and at most three keys (most groups), saving their allocations.
+	one    [1]*Span
+	keyBuf [3]linkKey
+}
+
+// linkKey is a key spans are joined by: a request id (kind 'x'), a trace
+// id ('t') or one TCP exchange ('q': the client, server and request
+// sequence number of span s). No string is built per span.
+type linkKey struct {
+	kind byte
+	id   string
+	s    *Span
+}
+
+// strKey is a request id or trace id key, as Linker.keys holds it.
+type strKey struct {
+	kind byte
+	id   string
+}
+
+// exchange names one request on the wire.
+type exchange struct {
+	client, server netip.AddrPort
+	seq            uint32
 }
 
 // hostKey names a host as seen at one capture point.
@@ -45,15 +70,21 @@ type Linker struct {
 	window   int64
 	maxSpans int
 
-	keys    map[string]*group
-	byLast  *btree.BTreeG[*group] // open groups ordered by (last, id)
-	nextID  uint64
-	nextSeq uint64
-	pending int // spans in open groups
-	waiting int // spans in open groups still waiting for their response
-	now     int64
-	scanned int64
-	err     error
+	keys   map[strKey]*group    // request id and trace id keys
+	seqs   map[exchange]*group  // TCP exchange keys
+	seqs4  map[exchange4]*group // TCP exchange keys between IPv4 addresses
+	keyBuf []linkKey            // reused by spanKeys
+	// heapKept holds groups taken off byLast while scanning, reused.
+	heapKept []*group
+	seqBuf   []*Span   // reused by link
+	byLast   groupHeap // open groups ordered by (last, id)
+	nextID   uint64
+	nextSeq  uint64
+	pending  int // spans in open groups
+	waiting  int // spans in open groups still waiting for their response
+	now      int64
+	scanned  int64
+	err      error
 
 	// Indexes of the spans in open groups for the links decided when a
 	// span completes (see hints.go).
@@ -79,7 +110,9 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 		stats:    stats,
 		window:   int64(cfg.Window),
 		maxSpans: cfg.MaxPendingSpans,
-		keys:     make(map[string]*group),
+		keys:     make(map[strKey]*group),
+		seqs:     make(map[exchange]*group),
+		seqs4:    make(map[exchange4]*group),
 		timing:   !cfg.NoTimingLinks,
 		minConf:  cfg.TimingMinConfidence,
 
@@ -99,28 +132,23 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 	if l.maxSpans <= 0 {
 		l.maxSpans = 1 << 18
 	}
-	l.byLast = btree.NewBTreeGOptions(func(a, b *group) bool {
-		if a.last != b.last {
-			return a.last < b.last
-		}
-		return a.id < b.id
-	}, btree.Options{NoLocks: true})
 	return l
 }
 
-// spanKeys lists the keys a span can be joined by.
-func (l *Linker) spanKeys(s *Span) []string {
-	var ks []string
+// spanKeys lists the keys a span can be joined by. The slice is reused by
+// the next call.
+func (l *Linker) spanKeys(s *Span) []linkKey {
+	ks := l.keyBuf[:0]
 	if v := s.Links["x_request_id"]; usableRequestID(v) {
-		ks = append(ks, "x:"+v)
+		ks = append(ks, linkKey{kind: 'x', id: v})
 		if !l.cfg.SeparateRequestIDAndTraceID && len(v) == 32 && isHex(v) {
-			ks = append(ks, "t:"+toLower(v))
+			ks = append(ks, linkKey{kind: 't', id: toLower(v)})
 		}
 	}
 	s.adopted, s.adoptedFromRequestID = "", false
 	for _, k := range [...]string{"traceparent_trace_id", "b3_trace_id", "uber_trace_id"} {
 		if v := s.Links[k]; v != "" {
-			ks = append(ks, "t:"+v)
+			ks = append(ks, linkKey{kind: 't', id: v})
 			if s.adopted == "" {
 				s.adopted = v
 			}
@@ -128,7 +156,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 	}
 	if v := s.Links["sw8_trace_id"]; v != "" {
 		id := traceIDFrom(0, "sw8:"+v)
-		ks = append(ks, "t:"+id)
+		ks = append(ks, linkKey{kind: 't', id: id})
 		if s.adopted == "" {
 			s.adopted = id
 		}
@@ -155,6 +183,7 @@ func (l *Linker) spanKeys(s *Span) []string {
 	if _, ok := s.Links["req_tcp_seq"]; ok {
 		ks = append(ks, seqKey(s))
 	}
+	l.keyBuf = ks
 	return ks
 }
 
@@ -199,11 +228,85 @@ func usableRequestID(v string) bool {
 	return true
 }
 
-func seqKey(s *Span) string {
-	return fmt.Sprintf("q:%s|%s|%d", s.ClientAddr, s.ServerAddr, s.ReqSeq)
+// seqKey is the key of s's exchange on the wire.
+func seqKey(s *Span) linkKey {
+	return linkKey{kind: 'q', s: s}
 }
 
+// exchangeOf returns s's exchange on the wire.
+func exchangeOf(s *Span) exchange {
+	return exchange{s.ClientAddr, s.ServerAddr, s.ReqSeq}
+}
+
+// exchange4 is an exchange between two IPv4 addresses (not IPv4-mapped
+// IPv6 ones), in a quarter of the space.
+type exchange4 struct {
+	client, server [4]byte
+	cport, sport   uint16
+	seq            uint32
+}
+
+// exchange4Of returns s's exchange as an exchange4, if it is one.
+func exchange4Of(s *Span) (exchange4, bool) {
+	c, v := s.ClientAddr, s.ServerAddr
+	if !c.Addr().Is4() || !v.Addr().Is4() {
+		return exchange4{}, false
+	}
+	return exchange4{c.Addr().As4(), v.Addr().As4(), c.Port(), v.Port(), s.ReqSeq}, true
+}
+
+// group returns the open group that holds key k.
+func (l *Linker) group(k linkKey) (*group, bool) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			g, ok := l.seqs4[e]
+			return g, ok
+		}
+		g, ok := l.seqs[exchangeOf(k.s)]
+		return g, ok
+	}
+	g, ok := l.keys[strKey{k.kind, k.id}]
+	return g, ok
+}
+
+// setGroup records that key k belongs to g.
+func (l *Linker) setGroup(k linkKey, g *group) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			l.seqs4[e] = g
+		} else {
+			l.seqs[exchangeOf(k.s)] = g
+		}
+	} else {
+		l.keys[strKey{k.kind, k.id}] = g
+	}
+}
+
+// dropKey forgets key k if it belongs to g.
+func (l *Linker) dropKey(k linkKey, g *group) {
+	if k.kind == 'q' {
+		if e, ok := exchange4Of(k.s); ok {
+			if l.seqs4[e] == g {
+				delete(l.seqs4, e)
+			}
+		} else if e := exchangeOf(k.s); l.seqs[e] == g {
+			delete(l.seqs, e)
+		}
+	} else if sk := (strKey{k.kind, k.id}); l.keys[sk] == g {
+		delete(l.keys, sk)
+	}
+}
+
+// toLower returns s with ASCII upper case letters lowered; s itself, with
+// no allocation, when it has none.
 func toLower(s string) string {
+	i := 0
+	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
@@ -214,11 +317,10 @@ func toLower(s string) string {
 }
 
 func (l *Linker) touch(g *group) {
-	l.byLast.Delete(g)
 	if l.now > g.last {
 		g.last = l.now
+		l.byLast.push(g)
 	}
-	l.byLast.Set(g)
 }
 
 // add registers a new span (its request seen, maybe not yet complete).
@@ -226,14 +328,16 @@ func (l *Linker) add(s *Span) {
 	l.nextID++
 	l.nextSeq++
 	s.seq = l.nextSeq
-	g := &group{id: l.nextID, spans: []*Span{s}, first: s.StartNS, last: l.now}
+	g := &group{id: l.nextID, first: s.StartNS, last: l.now}
+	g.one[0] = s
+	g.spans, g.keys = g.one[:], g.keyBuf[:0]
 	if !s.complete {
 		g.incomplete = 1
 		l.waiting++
 	}
 	s.group = g
 	l.pending++
-	l.byLast.Set(g)
+	l.byLast.push(g)
 	l.join(s, g)
 	if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
@@ -266,10 +370,10 @@ func (l *Linker) rekey(s *Span) {
 func (l *Linker) join(s *Span, g *group) {
 	for _, k := range l.spanKeys(s) {
 		g = s.group
-		other, ok := l.keys[k]
+		other, ok := l.group(k)
 		switch {
 		case !ok:
-			l.keys[k] = g
+			l.setGroup(k, g)
 			g.keys = append(g.keys, k)
 		case other != g:
 			l.merge(other, g)
@@ -282,20 +386,21 @@ func (l *Linker) merge(a, b *group) {
 	if len(a.spans) < len(b.spans) || len(a.spans) == len(b.spans) && a.id > b.id {
 		a, b = b, a
 	}
-	l.byLast.Delete(a)
-	l.byLast.Delete(b)
+	b.gone = true
 	for _, s := range b.spans {
 		s.group = a
 	}
 	a.spans = append(a.spans, b.spans...)
 	for _, k := range b.keys {
-		l.keys[k] = a
+		l.setGroup(k, a)
 	}
 	a.keys = append(a.keys, b.keys...)
 	a.incomplete += b.incomplete
 	a.first = min(a.first, b.first)
-	a.last = max(a.last, b.last)
-	l.byLast.Set(a)
+	if b.last > a.last {
+		a.last = b.last
+		l.byLast.push(a)
+	}
 }
 
 // completed records that s has its response or ended, and decides the
@@ -335,15 +440,24 @@ func (l *Linker) advance(now int64) {
 	}
 	l.scanned = l.now
 	var ready []*group
-	l.byLast.Scan(func(g *group) bool {
-		if g.last+l.window > l.now {
-			return false
+	kept := l.heapKept[:0]
+	for {
+		g := l.byLast.min()
+		if g == nil || g.last+l.window > l.now {
+			break
 		}
+		l.byLast.pop()
 		if g.incomplete <= 0 {
 			ready = append(ready, g)
+		} else {
+			kept = append(kept, g)
 		}
-		return true
-	})
+	}
+	for _, g := range kept {
+		l.byLast.push(g)
+	}
+	clear(kept)
+	l.heapKept = kept[:0]
 	l.emit(ready)
 }
 
@@ -356,28 +470,33 @@ func (l *Linker) enforceBound() {
 		return
 	}
 	var ready []*group
+	kept := l.heapKept[:0]
 	n := l.pending - l.waiting
-	l.byLast.Scan(func(g *group) bool {
-		if n <= l.maxSpans*7/8 {
-			return false
+	for n > l.maxSpans*7/8 {
+		g := l.byLast.min()
+		if g == nil {
+			break
 		}
+		l.byLast.pop()
 		if len(g.spans) > g.incomplete {
 			ready = append(ready, g)
 			n -= len(g.spans) - g.incomplete
+		} else {
+			kept = append(kept, g)
 		}
-		return true
-	})
+	}
+	for _, g := range kept {
+		l.byLast.push(g)
+	}
+	clear(kept)
+	l.heapKept = kept[:0]
 	l.stats.WindowForced += uint64(len(ready))
 	l.emit(ready)
 }
 
 // flush emits every open trace.
 func (l *Linker) flush() error {
-	var all []*group
-	l.byLast.Scan(func(g *group) bool {
-		all = append(all, g)
-		return true
-	})
+	all := l.byLast.drain()
 	l.emit(all)
 	return l.err
 }
@@ -391,11 +510,8 @@ func (l *Linker) emit(gs []*group) {
 		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.id, b.id))
 	})
 	for _, g := range gs {
-		l.byLast.Delete(g)
 		for _, k := range g.keys {
-			if l.keys[k] == g {
-				delete(l.keys, k)
-			}
+			l.dropKey(k, g)
 		}
 		g.emitted = true
 		held := l.hold(g)
@@ -444,7 +560,7 @@ func (l *Linker) hold(g *group) []*Span {
 		s.group, s.late = h, true
 		h.first = min(h.first, s.StartNS)
 	}
-	l.byLast.Set(h)
+	l.byLast.push(h)
 	return held
 }
 
@@ -464,4 +580,124 @@ func (l *Linker) unindex(s *Span) {
 		}
 	}
 	l.unindexHandoff(s)
+}
+
+// groupHeap orders open groups by (last, id), the order in which their
+// windows close: a binary heap of entries with lazy deletion. A group gets
+// an entry when it is created and each time its last activity moves; an
+// entry whose group has since moved, merged or been emitted is stale and
+// dropped when it reaches the top. Compared to a search tree it costs no
+// deletion per activity, and a new entry (the latest activity) usually
+// stays where it is appended.
+type groupHeap struct {
+	h []heapEntry
+	// compactAt is the length beyond which stale entries are dropped.
+	compactAt int
+}
+
+type heapEntry struct {
+	last int64
+	id   uint64
+	g    *group
+}
+
+func (e *heapEntry) valid() bool {
+	return !e.g.emitted && !e.g.gone && e.g.last == e.last
+}
+
+func (e *heapEntry) less(f *heapEntry) bool {
+	if e.last != f.last {
+		return e.last < f.last
+	}
+	return e.id < f.id
+}
+
+// push adds an entry for g at its current last activity.
+func (q *groupHeap) push(g *group) {
+	if len(q.h) >= q.compactAt {
+		q.compact()
+	}
+	q.h = append(q.h, heapEntry{last: g.last, id: g.id, g: g})
+	q.up(len(q.h) - 1)
+}
+
+// min returns the group with the lowest (last, id), dropping stale
+// entries, or nil.
+func (q *groupHeap) min() *group {
+	for len(q.h) > 0 {
+		if q.h[0].valid() {
+			return q.h[0].g
+		}
+		q.pop()
+	}
+	return nil
+}
+
+// pop removes the top entry.
+func (q *groupHeap) pop() {
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h[n] = heapEntry{}
+	q.h = q.h[:n]
+	if n > 0 {
+		q.down(0)
+	}
+}
+
+// drain returns every open group and empties the heap.
+func (q *groupHeap) drain() []*group {
+	var all []*group
+	for i := range q.h {
+		if q.h[i].valid() {
+			all = append(all, q.h[i].g)
+		}
+	}
+	clear(q.h)
+	q.h = q.h[:0]
+	return all
+}
+
+// compact drops stale entries and restores the heap order.
+func (q *groupHeap) compact() {
+	kept := q.h[:0]
+	for _, e := range q.h {
+		if e.valid() {
+			kept = append(kept, e)
+		}
+	}
+	clear(q.h[len(kept):])
+	q.h = kept
+	for i := len(q.h)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+	q.compactAt = max(2*len(q.h), 1024)
+}
+
+func (q *groupHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.h[i].less(&q.h[p]) {
+			return
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+func (q *groupHeap) down(i int) {
+	n := len(q.h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && q.h[c+1].less(&q.h[c]) {
+			c++
+		}
+		if !q.h[c].less(&q.h[i]) {
+			return
+		}
+		q.h[i], q.h[c] = q.h[c], q.h[i]
+		i = c
+	}
 }

@@ -119,7 +119,11 @@ type Span struct {
 
 	complete bool
 	partial  bool
-	adopted  string // trace id adopted from a trace header (or request id)
+	// noRequest marks a span made from a response alone (a push, an
+	// unmatched response): it was not sent by its client host. (Next to
+	// complete: decideTiming reads both for every candidate.)
+	noRequest bool
+	adopted   string // trace id adopted from a trace header (or request id)
 	// adoptedFromRequestID is set when adopted is a 32-hex X-Request-ID
 	// rather than a trace header's trace id.
 	adoptedFromRequestID bool
@@ -134,9 +138,6 @@ type Span struct {
 	multi []protocols.Attr
 	// reqEnd is when the last byte of the request was seen.
 	reqEnd int64
-	// noRequest marks a span made from a response alone (a push, an
-	// unmatched response): it was not sent by its client host.
-	noRequest bool
 	// keyed is set when the span has a join key other than its TCP
 	// sequence (a request id, a trace id, a queue handoff).
 	keyed bool

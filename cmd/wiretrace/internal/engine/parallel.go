@@ -181,13 +181,16 @@ func (p *Parallel) merge() {
 				}
 				e := &b.events[pos[i]]
 				k := e.idx
-				if flush {
+				if flush && e.kind != evAdvance {
 					// One Assembler flushes connections in order
 					// of creation, then the driver its UDP flows.
-					k = e.born
-					if e.flowID&datagramFlag != 0 {
-						k = datagramFlag | p.globalID(i, e.flowID)
+					fe := &b.flows[e.ref]
+					k = fe.born
+					if fe.flowID&datagramFlag != 0 {
+						k = datagramFlag | p.globalID(i, fe.flowID)
 					}
+				} else if flush {
+					k = 0
 				}
 				if best < 0 || k < key {
 					best, key = i, k
@@ -209,7 +212,7 @@ func (p *Parallel) merge() {
 // position of the packet that opened the connection, plus one, so ids
 // follow the order one Assembler numbers them in; for UDP the order of
 // first message, with the driver's UDP flag.
-func (p *Parallel) flowID(w int, e *event) uint64 {
+func (p *Parallel) flowID(w int, e *flowEvent) uint64 {
 	if e.flowID&datagramFlag == 0 {
 		return e.born + 1
 	}
@@ -233,10 +236,13 @@ func (p *Parallel) globalID(w int, id uint64) uint64 {
 // datagramFlag marks UDP flow ids, as the driver does.
 const datagramFlag = uint64(1) << 63
 
-func (p *Parallel) replay(w int, b *outBatch, e *event) {
-	switch e.kind {
-	case evAdvance:
-		p.b.Advance(e.ts)
+func (p *Parallel) replay(w int, b *outBatch, ev *event) {
+	if ev.kind == evAdvance {
+		p.b.Advance(ev.ts)
+		return
+	}
+	e := &b.flows[ev.ref]
+	switch ev.kind {
 	case evMessage:
 		p.flow = e.flow
 		p.flow.ID = p.flowID(w, e)
@@ -248,7 +254,7 @@ func (p *Parallel) replay(w int, b *outBatch, e *event) {
 		p.flow = e.flow
 		p.flow.ID = p.flowID(w, e)
 		delete(p.ids, flowRef{w, e.flowID})
-		p.b.FlowEnd(&p.flow, e.ts)
+		p.b.FlowEnd(&p.flow, ev.ts)
 	}
 }
 
@@ -309,11 +315,18 @@ const (
 	evFlowEnd
 )
 
-// event is one call a worker's pipeline made towards the correlate stage.
+// event is one call a worker's pipeline made towards the correlate stage:
+// an Advance (one per packet, so kept small) or, through ref, a message or
+// flow end in the batch's flows.
 type event struct {
-	idx    uint64
-	kind   uint8
-	ts     int64
+	idx  uint64
+	ts   int64
+	ref  int32 // index in the batch's flows (evMessage, evFlowEnd)
+	kind uint8
+}
+
+// flowEvent is the flow (and message) of a Message or FlowEnd event.
+type flowEvent struct {
 	flowID uint64 // the worker's
 	born   uint64 // TCP: position of the packet that opened the connection
 	flow   protocols.Flow
@@ -325,6 +338,7 @@ type event struct {
 
 type outBatch struct {
 	events []event
+	flows  []flowEvent
 	attrs  []protocols.Attr
 	flush  bool
 }
@@ -368,7 +382,8 @@ func (w *worker) run() {
 	defer close(w.out)
 	for in := range w.in {
 		w.cur = <-w.free
-		w.cur.events, w.cur.attrs, w.cur.flush = w.cur.events[:0], w.cur.attrs[:0], in.flush
+		clear(w.cur.flows) // drop the references into the last batch
+		w.cur.events, w.cur.flows, w.cur.attrs, w.cur.flush = w.cur.events[:0], w.cur.flows[:0], w.cur.attrs[:0], in.flush
 		for i := range in.pkts {
 			ip := &in.pkts[i]
 			w.idx = ip.idx
@@ -404,14 +419,17 @@ func (w *worker) Message(f *protocols.Flow, m *protocols.Message) {
 	b.attrs = append(b.attrs, m.Attrs...)
 	a1 := len(b.attrs)
 	b.attrs = append(b.attrs, m.Links...)
-	e := event{idx: w.idx, kind: evMessage, flowID: f.ID, born: w.conns[f.ID], flow: *f, msg: *m, a0: a0, a1: a1, l1: len(b.attrs)}
+	b.events = append(b.events, event{idx: w.idx, kind: evMessage, ref: int32(len(b.flows))})
+	b.flows = append(b.flows, flowEvent{flowID: f.ID, born: w.conns[f.ID], flow: *f, msg: *m, a0: a0, a1: a1, l1: len(b.attrs)})
+	e := &b.flows[len(b.flows)-1]
 	e.msg.Attrs, e.msg.Links = nil, nil
-	b.events = append(b.events, e)
 }
 
 // FlowEnd implements protocols.Handler.
 func (w *worker) FlowEnd(f *protocols.Flow, ts int64) {
-	w.cur.events = append(w.cur.events, event{idx: w.idx, kind: evFlowEnd, ts: ts, flowID: f.ID, born: w.conns[f.ID], flow: *f})
+	b := w.cur
+	b.events = append(b.events, event{idx: w.idx, kind: evFlowEnd, ts: ts, ref: int32(len(b.flows))})
+	b.flows = append(b.flows, flowEvent{flowID: f.ID, born: w.conns[f.ID], flow: *f})
 }
 
 // shard returns a hash of the packet's endpoints that is the same for both
