@@ -29,7 +29,8 @@ type group struct {
 }
 
 // linkKey is a key spans are joined by: a request id (kind 'x'), a trace
-// id ('t') or one TCP exchange ('q': the client, server and request
+// id ('t'), a custom key ('k', "key_NAME=value") or one TCP exchange
+// ('q': the client, server and request
 // sequence number of span s). No string is built per span.
 type linkKey struct {
 	kind byte
@@ -163,7 +164,7 @@ func (l *Linker) spanKeys(s *Span) []linkKey {
 	}
 	if v := s.Links["eagleeye_trace_id"]; v != "" {
 		id := traceIDFrom(0, "eagleeye:"+v)
-		ks = append(ks, "t:"+id)
+		ks = append(ks, linkKey{kind: 't', id: id})
 		if s.adopted == "" {
 			s.adopted = id
 		}
@@ -189,14 +190,14 @@ func (l *Linker) spanKeys(s *Span) []linkKey {
 
 // customKeys returns the join keys of s's custom correlation keys
 // (protocols.LinkKeyPrefix) with a usable value, in name order.
-func customKeys(s *Span) []string {
-	var ks []string
+func customKeys(s *Span) []linkKey {
+	var ks []linkKey
 	for k, v := range s.Links {
 		if strings.HasPrefix(k, protocols.LinkKeyPrefix) && usableRequestID(v) {
-			ks = append(ks, "k:"+k+"="+v)
+			ks = append(ks, linkKey{kind: 'k', id: k + "=" + v})
 		}
 	}
-	slices.Sort(ks)
+	slices.SortFunc(ks, func(a, b linkKey) int { return strings.Compare(a.id, b.id) })
 	return ks
 }
 

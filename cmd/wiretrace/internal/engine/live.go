@@ -223,7 +223,7 @@ func (w *liveWorker) advanceEvent(ts int64) {
 // take gets an empty batch (waiting while liveBatches are in flight).
 func (w *liveWorker) take() {
 	w.batch = <-w.free
-	w.batch.out.events, w.batch.out.attrs = w.batch.out.events[:0], w.batch.out.attrs[:0]
+	w.batch.out.events, w.batch.out.flows, w.batch.out.attrs = w.batch.out.events[:0], w.batch.out.flows[:0], w.batch.out.attrs[:0]
 	w.batch.events = w.batch.events[:0]
 	w.batch.final = false
 	w.cur = &w.batch.out
@@ -426,15 +426,17 @@ func (l *Live) replay(w int, b *outBatch, e *event) {
 	case evAdvance:
 		l.b.Advance(e.ts)
 	case evMessage:
-		l.flow = e.flow
-		l.flow.ID = l.globalID(w, e.flowID)
-		l.msg = e.msg
-		l.msg.Attrs = b.attrs[e.a0:e.a1:e.a1]
-		l.msg.Links = b.attrs[e.a1:e.l1:e.l1]
+		f := &b.flows[e.ref]
+		l.flow = f.flow
+		l.flow.ID = l.globalID(w, f.flowID)
+		l.msg = f.msg
+		l.msg.Attrs = b.attrs[f.a0:f.a1:f.a1]
+		l.msg.Links = b.attrs[f.a1:f.l1:f.l1]
 		l.b.Message(&l.flow, &l.msg)
 	case evFlowEnd:
-		l.flow = e.flow
-		l.flow.ID = l.globalID(w, e.flowID)
+		f := &b.flows[e.ref]
+		l.flow = f.flow
+		l.flow.ID = l.globalID(w, f.flowID)
 		l.b.FlowEnd(&l.flow, e.ts)
 	}
 }
