@@ -11,9 +11,9 @@ import (
 // come from ctl, and checks the Parser's invariants.
 func FuzzParser(f *testing.F) {
 	for _, fx := range loadFixtures(f) {
-		f.Add(fx.req, fx.resp, []byte{0})
-		f.Add(fx.req, fx.resp, []byte{7, 3, 200, 1})
-		f.Add(fx.req, fx.resp, []byte{13, 0x85, 40, 0x91})
+		f.Add(fx.Req, fx.Resp, []byte{0})
+		f.Add(fx.Req, fx.Resp, []byte{7, 3, 200, 1})
+		f.Add(fx.Req, fx.Resp, []byte{13, 0x85, 40, 0x91})
 	}
 	f.Fuzz(func(t *testing.T, req, resp, ctl []byte) {
 		fuzzParser(t, memcached.Protocol.New(nil), memcached.Sniff, (*protocols.Config)(nil).HeaderLimit()+24, req, resp, ctl)
@@ -23,7 +23,7 @@ func FuzzParser(f *testing.F) {
 // FuzzDatagram parses each input as one UDP datagram in each direction.
 func FuzzDatagram(f *testing.F) {
 	for _, fx := range loadFixtures(f) {
-		f.Add(append([]byte{0, 1, 0, 0, 0, 1, 0, 0}, fx.req...), append([]byte{0, 1, 0, 0, 0, 1, 0, 0}, fx.resp...))
+		f.Add(append([]byte{0, 1, 0, 0, 0, 1, 0, 0}, fx.Req...), append([]byte{0, 1, 0, 0, 0, 1, 0, 0}, fx.Resp...))
 	}
 	f.Fuzz(func(t *testing.T, req, resp []byte) {
 		p := memcached.NewDatagram(nil)

@@ -230,8 +230,8 @@ func TestDatagram(t *testing.T) {
 
 func TestTestdata(t *testing.T) {
 	for _, fx := range loadFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			got, err := runParser(memcached.New(nil), []step{feed(up, string(fx.req)), feed(down, string(fx.resp)), end(up), end(down)})
+		t.Run(fx.Name, func(t *testing.T) {
+			got, err := runParser(memcached.New(nil), []step{feed(up, string(fx.Req)), feed(down, string(fx.Resp)), end(up), end(down)})
 			if err != nil {
 				t.Fatal(err)
 			}

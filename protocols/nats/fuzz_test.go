@@ -11,9 +11,9 @@ import (
 // come from ctl, and checks the Parser's invariants.
 func FuzzParser(f *testing.F) {
 	for _, fx := range loadFixtures(f) {
-		f.Add(fx.req, fx.resp, []byte{0})
-		f.Add(fx.req, fx.resp, []byte{7, 3, 200, 1})
-		f.Add(fx.req, fx.resp, []byte{13, 0x85, 40, 0x91})
+		f.Add(fx.Req, fx.Resp, []byte{0})
+		f.Add(fx.Req, fx.Resp, []byte{7, 3, 200, 1})
+		f.Add(fx.Req, fx.Resp, []byte{13, 0x85, 40, 0x91})
 	}
 	f.Fuzz(func(t *testing.T, req, resp, ctl []byte) {
 		// A control line may wait up to MaxControlLine bytes, a header

@@ -1,13 +1,10 @@
 package nats_test
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/wiretrace/wiretrace/protocols"
+	pt "github.com/wiretrace/wiretrace/protocols/internal/parsertest"
 )
 
 const (
@@ -15,222 +12,21 @@ const (
 	down = protocols.ToClient
 )
 
-// step is one driver event: bytes in a direction, a gap, or the end of a
-// direction.
-type step struct {
-	dir  protocols.Direction
-	data string
-	gap  int
-	end  bool
-}
+// The shared harness (protocols/internal/parsertest) under the names this
+// package's tests use.
+type step = pt.Step
 
-func feed(dir protocols.Direction, data string) step { return step{dir: dir, data: data} }
-func gap(dir protocols.Direction, n int) step        { return step{dir: dir, gap: n} }
-func end(dir protocols.Direction) step               { return step{dir: dir, end: true} }
+var (
+	feed       = pt.Feed
+	gap        = pt.Gap
+	end        = pt.End
+	runParser  = pt.Run
+	attr       = pt.Attr
+	links      = pt.Links
+	fuzzParser = pt.FuzzParser
+)
 
-// driver feeds a parser as protocols.Driver does: it keeps each direction's
-// unconsumed tail and calls Parse until it neither consumes nor completes;
-// on a gap the tail is lost with it.
-type driver struct {
-	p    protocols.Parser
-	tail [3][]byte
-	msgs []protocols.Message
-	err  error
-}
-
-func (d *driver) step(s step) {
-	if d.err != nil {
-		return
-	}
-	var m protocols.Message
-	switch {
-	case s.end:
-		for i := 0; i < 64; i++ {
-			m.Reset()
-			if !d.p.End(s.dir, &m) {
-				break
-			}
-			d.keep(&m)
-		}
-	case s.gap > 0:
-		d.p.Gap(s.dir, s.gap+len(d.tail[s.dir]))
-		d.tail[s.dir] = nil
-	default:
-		buf := append(d.tail[s.dir], s.data...)
-		for guard := 0; ; guard++ {
-			if guard > 1<<16 {
-				d.err = errors.New("no progress")
-				return
-			}
-			m.Reset()
-			n, done, err := d.p.Parse(s.dir, buf, &m)
-			if n < 0 || n > len(buf) {
-				d.err = errors.New("n out of range")
-				return
-			}
-			if err != nil {
-				d.err = err
-				return
-			}
-			buf = buf[n:]
-			if done {
-				d.keep(&m)
-			}
-			if n == 0 && !done {
-				break
-			}
-		}
-		d.tail[s.dir] = append([]byte(nil), buf...)
-	}
-}
-
-func (d *driver) keep(m *protocols.Message) {
-	c := *m
-	c.Attrs = append([]protocols.Attr(nil), m.Attrs...)
-	c.Links = append([]protocols.Attr(nil), m.Links...)
-	d.msgs = append(d.msgs, c)
-}
-
-func runParser(p protocols.Parser, steps []step) ([]protocols.Message, error) {
-	d := &driver{p: p}
-	for _, s := range steps {
-		d.step(s)
-	}
-	return d.msgs, d.err
-}
-
-// fixture is one connection from testdata: both directions' bytes.
-type fixture struct {
-	name      string
-	req, resp []byte
-}
-
-func loadFixtures(tb testing.TB) []fixture {
+func loadFixtures(tb testing.TB) []pt.Fixture {
 	tb.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.request.*"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if len(paths) == 0 {
-		tb.Fatal("no fixtures in testdata")
-	}
-	var out []fixture
-	for _, p := range paths {
-		req, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp, err := os.ReadFile(strings.Replace(p, ".request.", ".response.", 1))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		name := strings.Split(filepath.Base(p), ".")[0]
-		out = append(out, fixture{name, req, resp})
-	}
-	return out
-}
-
-// attr returns the value of the attribute key of m, or "".
-func attr(m *protocols.Message, key string) string {
-	for _, a := range m.Attrs {
-		if a.Key == key {
-			return a.Value()
-		}
-	}
-	return ""
-}
-
-// links returns m's links as "key=value" strings.
-func links(m *protocols.Message) []string {
-	var out []string
-	for _, l := range m.Links {
-		out = append(out, l.Key+"="+l.Str)
-	}
-	return out
-}
-
-// fuzzParser feeds both directions in pieces whose sizes, order and gaps
-// come from ctl, and checks the Parser's invariants.
-func fuzzParser(t *testing.T, p protocols.Parser, sniff func([]byte) protocols.Direction, maxWait int, req, resp, ctl []byte) {
-	type stream struct {
-		dir  protocols.Direction
-		data []byte
-		tail []byte
-		dead bool
-	}
-	streams := [2]*stream{{dir: up, data: req}, {dir: down, data: resp}}
-	var msg protocols.Message
-	check := func(dir protocols.Direction, m *protocols.Message) {
-		want := protocols.Request
-		if dir == down {
-			want = protocols.Response
-		}
-		if m.Kind != want || m.Size < 0 || m.BodySize < 0 || (m.Unsolicited && dir != down) {
-			t.Fatalf("%v: bad message %+v", dir, m)
-		}
-	}
-	parse := func(s *stream) {
-		for guard := 0; !s.dead; guard++ {
-			if guard > 1<<16 {
-				t.Fatalf("%v: no progress", s.dir)
-			}
-			msg.Reset()
-			n, done, err := p.Parse(s.dir, s.tail, &msg)
-			if n < 0 || n > len(s.tail) {
-				t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
-			}
-			if err != nil {
-				var pe *protocols.ParseError
-				if done || !errors.As(err, &pe) {
-					t.Fatalf("%v: error %v (done %v)", s.dir, err, done)
-				}
-				s.dead = true
-				return
-			}
-			s.tail = s.tail[n:]
-			if done {
-				check(s.dir, &msg)
-			}
-			if n == 0 && !done {
-				if len(s.tail) > maxWait {
-					t.Fatalf("%v: waiting with %d bytes buffered", s.dir, len(s.tail))
-				}
-				return
-			}
-		}
-	}
-	for k := 0; len(streams[0].data) > 0 || len(streams[1].data) > 0; k++ {
-		c := byte(k)
-		if len(ctl) > 0 {
-			c = ctl[k%len(ctl)]
-		}
-		s := streams[c>>7]
-		if len(s.data) == 0 {
-			s = streams[1-c>>7]
-		}
-		size := min(int(c&0x3f)+1, len(s.data))
-		if c&0x40 != 0 && k%3 == 0 && !s.dead {
-			p.Gap(s.dir, size+len(s.tail))
-			s.tail = nil
-		} else {
-			s.tail = append(s.tail, s.data[:size]...)
-			parse(s)
-		}
-		s.data = s.data[size:]
-	}
-	for _, s := range streams {
-		for range 64 {
-			msg.Reset()
-			if !p.End(s.dir, &msg) {
-				break
-			}
-			check(s.dir, &msg)
-		}
-		msg.Reset()
-		if p.End(s.dir, &msg) {
-			t.Fatalf("%v: End still returns messages after 64 calls", s.dir)
-		}
-	}
-	sniff(req)
-	sniff(resp)
+	return pt.LoadFixtures(tb)
 }

@@ -249,8 +249,8 @@ func TestErrors(t *testing.T) {
 
 func TestTestdata(t *testing.T) {
 	for _, fx := range loadFixtures(t) {
-		t.Run(fx.name, func(t *testing.T) {
-			got, err := runParser(nats.New(nil), []step{feed(down, string(fx.resp)), feed(up, string(fx.req)), end(up), end(down)})
+		t.Run(fx.Name, func(t *testing.T) {
+			got, err := runParser(nats.New(nil), []step{feed(down, string(fx.Resp)), feed(up, string(fx.Req)), end(up), end(down)})
 			if err != nil {
 				t.Fatal(err)
 			}
