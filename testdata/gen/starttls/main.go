@@ -76,7 +76,8 @@ func main() {
 			if err := pq.RegisterTLSConfig("wt", tc); err != nil {
 				log.Fatal(err)
 			}
-			mode = "pqgo-wt"
+			// lib/pq sets the versions from these parameters, not from tc.
+			mode = "pqgo-wt ssl_min_protocol_version=TLSv" + *version + " ssl_max_protocol_version=TLSv" + *version
 		}
 		host, port := *pgAddr, "5432"
 		for i := len(host) - 1; i >= 0; i-- {
