@@ -105,8 +105,9 @@ func DefaultProtocols() []*protocols.Protocol {
 // registry's protocols, and the built-in MySQL and PostgreSQL protocols by
 // ones whose connections, after their SSLRequest, are read by such a TLS
 // parser whose plaintext continues the database protocol
-// (protocols.Config.StartTLS); without keys those connections still give
-// the TLS handshake span and encrypted exchanges.
+// (protocols.Config.StartTLS). RegistryCounting does both even without
+// keys (its TLS parsers count): those connections then give the TLS
+// handshake span and encrypted exchanges.
 func (c *Config) Registry() *protocols.Registry { return c.RegistryCounting(nil) }
 
 // RegistryCounting is Registry with the built-in TLS protocol counting into
