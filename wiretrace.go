@@ -105,9 +105,9 @@ func DefaultProtocols() []*protocols.Protocol {
 // registry's protocols, and the built-in MySQL and PostgreSQL protocols by
 // ones whose connections, after their SSLRequest, are read by such a TLS
 // parser whose plaintext continues the database protocol
-// (protocols.Config.StartTLS). RegistryCounting does both even without
-// keys (its TLS parsers count): those connections then give the TLS
-// handshake span and encrypted exchanges.
+// (protocols.Config.StartTLS). The latter replacement happens without
+// keys too: those connections then give the TLS handshake span and
+// encrypted exchanges.
 func (c *Config) Registry() *protocols.Registry { return c.RegistryCounting(nil) }
 
 // RegistryCounting is Registry with the built-in TLS protocol counting into
@@ -127,15 +127,15 @@ func (c *Config) RegistryCounting(counters *tls.Counters) *protocols.Registry {
 	if c != nil {
 		keys = c.TLSKeys
 	}
-	if keys == nil && counters == nil {
-		return reg
-	}
 	list := reg.Protocols()
 	found := false
 	tc := &tls.Config{Keys: keys, Inner: reg, Counters: counters}
 	for i, p := range list {
 		switch p {
 		case tls.Protocol:
+			if keys == nil && counters == nil {
+				continue // tls.Protocol already is that parser
+			}
 			list[i] = tls.New(tc)
 			found = true
 		case mysql.Protocol, postgresql.Protocol:
