@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // dbSpans returns "protocol name status query error links" for the
@@ -43,8 +48,12 @@ func dbSpans(spans []span) []string {
 // the trace they join), each connection has its TLS handshake span, the
 // password shows nowhere, and tshark with the key log decodes as many
 // queries.
-func TestStartTLS(t *testing.T) {
-	out, _, err := run(t, "replay", "-q", "--format", "jsonl", testdata("starttls_plain.pcap"))
+func TestStartTLS(t *testing.T) { checkStartTLS(t, testdata) }
+
+// checkStartTLS runs TestStartTLS's checks on the captures that file
+// names.
+func checkStartTLS(t *testing.T, file func(string) string) {
+	out, _, err := run(t, "replay", "-q", "--format", "jsonl", file("starttls_plain.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +63,8 @@ func TestStartTLS(t *testing.T) {
 	}
 	for _, c := range []string{"starttls13", "starttls12"} {
 		t.Run(c, func(t *testing.T) {
-			keys := testdata(c + ".keys")
-			out, stderr, err := run(t, "replay", "--format", "jsonl", "--tls-keylog", keys, testdata(c+".pcap"))
+			keys := file(c + ".keys")
+			out, stderr, err := run(t, "replay", "--format", "jsonl", "--tls-keylog", keys, file(c+".pcap"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +93,7 @@ func TestStartTLS(t *testing.T) {
 				t.Error("output shows the database password")
 			}
 			for _, y := range []string{"mysql.query", "pgsql.query"} {
-				if n, ok := tsharkCount(t, testdata(c+".pcap"), keys, y); ok && n != 4 {
+				if n, ok := tsharkCount(t, file(c+".pcap"), keys, y); ok && n != 4 {
 					t.Errorf("tshark decodes %d %s, want 4 (as wiretrace)", n, y)
 				}
 			}
@@ -140,5 +149,65 @@ func TestStartTLSNoKeys(t *testing.T) {
 	// password and the rest of the startup), 4 queries, the quit.
 	if hs[3306] != 1 || hs[5432] != 1 || enc[3306] != 6 || enc[5432] != 7 {
 		t.Errorf("handshakes %v, encrypted exchanges %v by server port; want 1 each, 6 (3306) and 7 (5432)", hs, enc)
+	}
+}
+
+// TestLiveStartTLS records the STARTTLS captures afresh
+// (testdata/gen/starttls.sh: mariadbd and postgres from Debian in a network
+// namespace, Go clients writing their key log) while "wiretrace capture -i
+// lo --tls-keylog" reads the key log the clients are still appending to:
+// the new captures pass TestStartTLS's checks, and the live database spans
+// equal the plaintext ones.
+func TestLiveStartTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts database servers in a network namespace; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN for ip netns, CAP_NET_RAW to capture)")
+	}
+	for _, tool := range []struct{ bin, pkg string }{
+		{"ip", "iproute2"}, {"tcpdump", "tcpdump"}, {"openssl", "openssl"}, {"setpriv", "util-linux"},
+		{"mariadbd", "mariadb-server"}, {"mariadb-install-db", "mariadb-server"},
+	} {
+		if _, err := exec.LookPath(tool.bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + tool.bin); err != nil {
+				t.Skipf("%s not installed (package %s; .ci/run installs it)", tool.bin, tool.pkg)
+			}
+		}
+	}
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(m) == 0 {
+		t.Skip("postgres not installed (package postgresql; .ci/run installs it)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "testdata", "gen", "starttls.sh"))
+	// SIGTERM lets the script kill its servers and delete its namespace.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	cmd.Env = append(os.Environ(), "WSTLS_OUT="+dir, "WSTLS_WIRETRACE="+self, "WIRETRACE_TEST_MAIN=1",
+		"GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("starttls.sh: %v\n%s", err, out)
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	checkStartTLS(t, file)
+	out, _, err := run(t, "replay", "-q", "--format", "jsonl", file("starttls_plain.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dbSpans(parseJSONL(t, out))
+	for _, c := range []string{"starttls13", "starttls12", "starttls_plain"} {
+		b, err := os.ReadFile(file(c + ".live.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dbSpans(parseJSONL(t, string(b))); !slices.Equal(got, want) {
+			t.Errorf("%s: live spans\n%s\nwant\n%s", c, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }

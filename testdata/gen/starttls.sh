@@ -28,7 +28,10 @@
 # Needs root, iproute2, tcpdump, openssl, Go, setpriv (util-linux), and the
 # Debian packages mariadb-server and postgresql. Env: GO, MARIADBD,
 # MARIADB_INSTALL_DB, PG_BIN (directory with initdb, postgres, psql),
-# WSTLS_OUT (write the files there instead of testdata/).
+# WSTLS_OUT (write the files there instead of testdata/), WSTLS_WIRETRACE
+# (also run "$WSTLS_WIRETRACE capture -i lo --format jsonl -q --tls-keylog
+# KEYS tcp" next to tcpdump, KEYS being the key log the client is
+# appending to, and write its output to $WSTLS_OUT/NAME.live.jsonl).
 # Everything it starts is killed by PID, and its namespace and temp dir are
 # removed, on any exit.
 set -euo pipefail
@@ -51,6 +54,8 @@ for bin in "$GO" "$TCPDUMP" "$MARIADBD" "$MARIADB_INSTALL_DB" "$SETPRIV" "${PG_B
 	[[ -x $bin ]] || { echo "starttls.sh: $bin not found" >&2; exit 1; }
 done
 command -v openssl >/dev/null || { echo "starttls.sh: openssl not found" >&2; exit 1; }
+WIRETRACE=${WSTLS_WIRETRACE:-}
+[[ -z $WIRETRACE || -x $WIRETRACE ]] || { echo "starttls.sh: $WIRETRACE not executable" >&2; exit 1; }
 PG_USER=postgres
 id -u "$PG_USER" >/dev/null 2>&1 || PG_USER=nobody
 NS=wstls-gen
@@ -179,24 +184,69 @@ INSERT INTO stock VALUES ('widget-7', 17, 'ams-1'), ('gadget-3', 4, 'fra-2');
 SQL
 wait_port 5432
 
-record() { # NAME TLS
-	local name=$1 version=$2 i
-	rm -f "$tmp/$name.keys"
+# record NAME TLS: one capture. tcpdump may lag on a busy machine, and what
+# it has not read when stopped is lost ("received by filter" >
+# "captured"): the case is then run again, up to three times.
+record() {
+	local attempt rc
+	for attempt in 1 2 3; do
+		rc=0
+		record1 "$@" || rc=$?
+		((rc == 3)) || return $rc
+		echo "starttls.sh: $1: tcpdump lost packets, again" >&2
+	done
+	return 1
+}
+
+record1() {
+	local name=$1 version=$2 i npacket=1 wpid=""
+	: >"$tmp/$name.keys"
 	start "tcpdump-$name.log" "$TCPDUMP" -i lo -s 0 -U --immediate-mode -n -w "$tmp/$name.pcap" tcp port 3306 or tcp port 5432
 	local tpid=${pids[-1]}
+	if [[ -n $WIRETRACE ]]; then
+		# A bound on its own, in case this script is killed first.
+		ip netns exec "$NS" "$WIRETRACE" capture -i lo --format jsonl -q --duration 60s \
+			--tls-keylog "$tmp/$name.keys" tcp >"$tmp/$name.live.jsonl" 2>"$tmp/wiretrace-$name.log" &
+		wpid=$!
+		pids+=($wpid)
+		npacket=2
+	fi
+	local n=0
 	for ((i = 0; i < 100; i++)); do
-		grep -q "listening on" "$tmp/tcpdump-$name.log" 2>/dev/null && break
+		n=$(($(ip netns exec "$NS" cat /proc/net/packet | wc -l) - 1))
+		grep -q "listening on" "$tmp/tcpdump-$name.log" 2>/dev/null && ((n >= npacket)) && break
 		sleep 0.1
 	done
+	((n >= npacket)) || { echo "starttls.sh: $name: a capturer did not open its socket" >&2; return 1; }
 	ip netns exec "$NS" timeout 60 "$tmp/client" -mysql 127.0.0.1:3306 -postgres 127.0.0.1:5432 \
 		-tls "$version" -keylog "$tmp/$name.keys" -password "$PASSWORD" >"$tmp/client-$name.log" 2>&1
-	sleep 0.5
+	# Wait until tcpdump's file stops growing (at most 10 s).
+	local size=-1 now
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.5
+		now=$(stat -c %s "$tmp/$name.pcap")
+		((now == size)) && break
+		size=$now
+	done
 	stop "$tpid"
-	unset 'pids[-1]'
+	local captured received
+	captured=$(sed -n 's/^\([0-9]*\) packets\{0,1\} captured.*/\1/p' "$tmp/tcpdump-$name.log")
+	received=$(sed -n 's/^\([0-9]*\) packets\{0,1\} received by filter.*/\1/p' "$tmp/tcpdump-$name.log")
+	# On lo the kernel's filter sees each packet twice (outgoing, then
+	# incoming); libpcap keeps one.
+	if [[ -z $captured || $((2 * captured)) != "$received" ]]; then
+		[[ -n $wpid ]] && stop "$wpid"
+		return 3
+	fi
 	cp "$tmp/$name.pcap" "$OUT/$name.pcap"
 	[[ $version == off ]] || cp "$tmp/$name.keys" "$OUT/$name.keys"
+	if [[ -n $wpid ]]; then
+		stop "$wpid"
+		cp "$tmp/$name.live.jsonl" "$OUT/$name.live.jsonl"
+	fi
 	echo "starttls.sh: $OUT/$name.pcap ($(stat -c %s "$tmp/$name.pcap") bytes)"
 }
+
 record starttls13 1.3
 record starttls12 1.2
 record starttls_plain off
