@@ -10,22 +10,22 @@ import (
 	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
-// clear stands for a TLS parser whose records are already plaintext: it
+// clearTLS stands for a TLS parser whose records are already plaintext: it
 // hands every byte to the inner parser, as the decrypting TLS parser does.
-type clear struct{ inner protocols.Parser }
+type clearTLS struct{ inner protocols.Parser }
 
-func (c *clear) Parse(d protocols.Direction, b []byte, m *protocols.Message) (int, bool, error) {
+func (c *clearTLS) Parse(d protocols.Direction, b []byte, m *protocols.Message) (int, bool, error) {
 	return c.inner.Parse(d, b, m)
 }
-func (c *clear) Gap(d protocols.Direction, n int)                     { c.inner.Gap(d, n) }
-func (c *clear) End(d protocols.Direction, m *protocols.Message) bool { return c.inner.End(d, m) }
+func (c *clearTLS) Gap(d protocols.Direction, n int)                     { c.inner.Gap(d, n) }
+func (c *clearTLS) End(d protocols.Direction, m *protocols.Message) bool { return c.inner.End(d, m) }
 
 // startTLSConfig returns a config whose StartTLS hook records the protocol
-// name it was given and returns a clear parser.
+// name it was given and returns a clearTLS parser.
 func startTLSConfig(name *string) *protocols.Config {
 	return &protocols.Config{StartTLS: func(inner protocols.Parser, n string) protocols.Parser {
 		*name = n
-		return &clear{inner}
+		return &clearTLS{inner}
 	}}
 }
 
