@@ -102,7 +102,12 @@ func DefaultProtocols() []*protocols.Protocol {
 //
 // With TLSKeys, the built-in TLS protocol (tls.Protocol) in it is replaced by
 // one that decrypts with those keys and parses the plaintext with the
-// registry's protocols.
+// registry's protocols, and the built-in MySQL and PostgreSQL protocols by
+// ones whose connections, after their SSLRequest, are read by such a TLS
+// parser whose plaintext continues the database protocol
+// (protocols.Config.StartTLS). The latter replacement happens without
+// keys too: those connections then give the TLS handshake span and
+// encrypted exchanges.
 func (c *Config) Registry() *protocols.Registry { return c.RegistryCounting(nil) }
 
 // RegistryCounting is Registry with the built-in TLS protocol counting into
@@ -122,14 +127,19 @@ func (c *Config) RegistryCounting(counters *tls.Counters) *protocols.Registry {
 	if c != nil {
 		keys = c.TLSKeys
 	}
-	if keys == nil && counters == nil {
-		return reg
-	}
 	list := reg.Protocols()
 	found := false
+	tc := &tls.Config{Keys: keys, Inner: reg, Counters: counters}
 	for i, p := range list {
-		if p == tls.Protocol {
-			list[i] = tls.New(&tls.Config{Keys: keys, Inner: reg, Counters: counters})
+		switch p {
+		case tls.Protocol:
+			if keys == nil && counters == nil {
+				continue // tls.Protocol already is that parser
+			}
+			list[i] = tls.New(tc)
+			found = true
+		case mysql.Protocol, postgresql.Protocol:
+			list[i] = startTLS(p, tc)
 			found = true
 		}
 	}
@@ -137,6 +147,24 @@ func (c *Config) RegistryCounting(counters *tls.Counters) *protocols.Registry {
 		return reg
 	}
 	return protocols.NewRegistry(list...)
+}
+
+// startTLS returns p whose parsers hand the TLS that follows an in-band
+// upgrade (an SSLRequest) to a TLS parser with tc's keys and counters (see
+// protocols.Config.StartTLS).
+func startTLS(p *protocols.Protocol, tc *tls.Config) *protocols.Protocol {
+	q := *p
+	q.New = func(pc *protocols.Config) protocols.Parser {
+		var c protocols.Config
+		if pc != nil {
+			c = *pc
+		}
+		c.StartTLS = func(inner protocols.Parser, name string) protocols.Parser {
+			return tls.NewUpgrade(pc, tc, inner, name)
+		}
+		return p.New(&c)
+	}
+	return &q
 }
 
 // protocols lists the protocols of the registry, in priority order.

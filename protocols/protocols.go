@@ -264,6 +264,17 @@ type Config struct {
 	// (db.query.text) with "?" (see package protocols/sqlredact); trace
 	// context in SQL comments is read before and kept.
 	RedactSQL bool
+	// StartTLS, when set, gives a parser whose connection turns to TLS in
+	// band (MySQL's and PostgreSQL's SSLRequest, PostgreSQL 17's direct
+	// TLS) a parser for the rest of the stream: it reads the TLS records
+	// (handshake span and, without keys, encrypted exchanges, under
+	// protocol "tls") and, with keys, hands the decrypted plaintext to
+	// inner, the same protocol continuing after its upgrade, whose messages
+	// are named protocol name. Nil leaves the upgraded bytes unread. The
+	// root package sets it when it builds a registry (see
+	// wiretrace.Config.RegistryCounting); parsers that support it document
+	// so.
+	StartTLS func(inner Parser, name string) Parser
 }
 
 // RedactsSQL reports whether SQL literals are to be redacted.

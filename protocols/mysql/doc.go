@@ -78,8 +78,13 @@
 //
 // An SSLRequest (a HandshakeResponse of 32 bytes with CLIENT_SSL) gives a
 // CONNECT request marked NoResponse with tls.protocol.name "tls" (the result
-// of the authentication is encrypted); from then on both directions are
-// consumed without parsing.
+// of the authentication is encrypted). With protocols.Config.StartTLS set
+// (the root package sets it when it builds a registry), the rest of the
+// stream goes to the TLS parser it returns, which gives the TLS handshake
+// span and, with keys, hands the decrypted bytes back to this parser: the
+// HandshakeResponse (sequence id 2), its result and the commands are then
+// parsed as in plaintext. Without the hook both directions are consumed
+// without parsing.
 //
 // # Gaps
 //

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wiretrace/wiretrace/protocols"
 	"github.com/wiretrace/wiretrace/protocols/mysql"
+	"github.com/wiretrace/wiretrace/protocols/tls"
 )
 
 // conversation joins a case's bytes per direction.
@@ -101,93 +102,118 @@ func loadFixtures(tb testing.TB) []fixture {
 	return out
 }
 
+// fuzzConfigs are the configurations each fuzz input runs with: none, a
+// StartTLS hook whose TLS is already plaintext (the database protocol
+// continues after an SSLRequest), and the TLS parser without keys.
+func fuzzConfigs() []*protocols.Config {
+	var name string
+	return []*protocols.Config{nil, startTLSConfig(&name), {StartTLS: func(inner protocols.Parser, n string) protocols.Parser {
+		return tls.NewUpgrade(nil, nil, inner, n)
+	}}}
+}
+
+// startTLSCases are seeds of connections upgraded by an SSLRequest.
+func startTLSCases() []testCase {
+	caps := uint32(capsBase | capSSL)
+	return []testCase{{name: "starttls", steps: []step{
+		feed(down, greeting("5.5.5-10.11.6-MariaDB", caps)),
+		feed(up, pkt(1, u32(caps), u32(1<<24), []byte{0x21}, make([]byte, 23))),
+		feed(up, login(2, caps, "alice", "s3cret-scramble", "shop")),
+		feed(down, ok(3, 0, 2)),
+		feed(up, query("SELECT 1")),
+		feed(down, resultSet(2, false)),
+	}}}
+}
+
 // FuzzParser feeds both directions in pieces whose sizes, order and gaps come
 // from ctl, and checks the Parser's invariants.
 func FuzzParser(f *testing.F) {
 	for _, fx := range loadFixtures(f) {
 		f.Add(fx.client, fx.server, []byte{0})
 	}
-	for _, tc := range cases() {
+	for _, tc := range append(cases(), startTLSCases()...) {
 		client, server := conversation(tc.steps)
 		f.Add(client, server, []byte{0})
 		f.Add(client, server, []byte{7, 3, 200, 1})
 		f.Add(client, server, []byte{13, 0x85, 40, 0x91})
 	}
 	f.Fuzz(func(t *testing.T, client, server, ctl []byte) {
-		p := mysql.Protocol.New(nil)
-		type stream struct {
-			dir  protocols.Direction
-			data []byte
-			tail []byte
-			dead bool
-		}
-		streams := [2]*stream{{dir: up, data: client}, {dir: down, data: server}}
-		var msg protocols.Message
-		parse := func(s *stream) {
-			for guard := 0; !s.dead && guard < 1<<16; guard++ {
-				msg.Reset()
-				n, done, err := p.Parse(s.dir, s.tail, &msg)
-				if n < 0 || n > len(s.tail) {
-					t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
-				}
-				if err != nil {
-					if done {
-						t.Fatalf("%v: done with error %v", s.dir, err)
-					}
-					var pe *protocols.ParseError
-					if !errors.As(err, &pe) {
-						t.Fatalf("%v: error %T is not a *protocols.ParseError", s.dir, err)
-					}
-					s.dead = true
-					return
-				}
-				s.tail = s.tail[n:]
-				if done && msg.Kind == protocols.KindUnknown {
-					t.Fatalf("%v: message without kind", s.dir)
-				}
-				if n == 0 && !done {
-					if len(s.tail) > 1<<20 {
-						t.Fatalf("%v: waits on %d bytes", s.dir, len(s.tail))
-					}
-					return
-				}
+		for _, cfg := range fuzzConfigs() {
+			p := mysql.Protocol.New(cfg)
+			type stream struct {
+				dir  protocols.Direction
+				data []byte
+				tail []byte
+				dead bool
 			}
-		}
-		for i := 0; streams[0].data != nil || streams[1].data != nil; i++ {
-			c := byte(i)
-			if len(ctl) > 0 {
-				c = ctl[i%len(ctl)]
-			}
-			s := streams[c&1]
-			if len(s.data) == 0 {
-				s = streams[1-c&1]
-			}
-			if len(s.data) == 0 {
-				break
-			}
-			n := min(len(s.data), 1+int(c>>2))
-			if c&2 != 0 && i%3 == 0 && !s.dead {
-				// lose n bytes
-				if sv, ok := p.(protocols.Salvager); ok && len(s.tail) > 0 {
+			streams := [2]*stream{{dir: up, data: client}, {dir: down, data: server}}
+			var msg protocols.Message
+			parse := func(s *stream) {
+				for guard := 0; !s.dead && guard < 1<<16; guard++ {
 					msg.Reset()
-					sv.Salvage(s.dir, s.tail, &msg)
+					n, done, err := p.Parse(s.dir, s.tail, &msg)
+					if n < 0 || n > len(s.tail) {
+						t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
+					}
+					if err != nil {
+						if done {
+							t.Fatalf("%v: done with error %v", s.dir, err)
+						}
+						var pe *protocols.ParseError
+						if !errors.As(err, &pe) {
+							t.Fatalf("%v: error %T is not a *protocols.ParseError", s.dir, err)
+						}
+						s.dead = true
+						return
+					}
+					s.tail = s.tail[n:]
+					if done && msg.Kind == protocols.KindUnknown {
+						t.Fatalf("%v: message without kind", s.dir)
+					}
+					if n == 0 && !done {
+						if len(s.tail) > 1<<20 {
+							t.Fatalf("%v: waits on %d bytes", s.dir, len(s.tail))
+						}
+						return
+					}
 				}
-				p.Gap(s.dir, n+len(s.tail))
-				s.tail = nil
-			} else {
-				s.tail = append(s.tail, s.data[:n]...)
-				parse(s)
 			}
-			s.data = s.data[n:]
-			if len(s.data) == 0 {
-				s.data = nil
-			}
-		}
-		for _, s := range streams {
-			for i := 0; i < 64; i++ {
-				msg.Reset()
-				if !p.End(s.dir, &msg) {
+			for i := 0; streams[0].data != nil || streams[1].data != nil; i++ {
+				c := byte(i)
+				if len(ctl) > 0 {
+					c = ctl[i%len(ctl)]
+				}
+				s := streams[c&1]
+				if len(s.data) == 0 {
+					s = streams[1-c&1]
+				}
+				if len(s.data) == 0 {
 					break
+				}
+				n := min(len(s.data), 1+int(c>>2))
+				if c&2 != 0 && i%3 == 0 && !s.dead {
+					// lose n bytes
+					if sv, ok := p.(protocols.Salvager); ok && len(s.tail) > 0 {
+						msg.Reset()
+						sv.Salvage(s.dir, s.tail, &msg)
+					}
+					p.Gap(s.dir, n+len(s.tail))
+					s.tail = nil
+				} else {
+					s.tail = append(s.tail, s.data[:n]...)
+					parse(s)
+				}
+				s.data = s.data[n:]
+				if len(s.data) == 0 {
+					s.data = nil
+				}
+			}
+			for _, s := range streams {
+				for i := 0; i < 64; i++ {
+					msg.Reset()
+					if !p.End(s.dir, &msg) {
+						break
+					}
 				}
 			}
 		}

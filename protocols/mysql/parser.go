@@ -70,6 +70,8 @@ var Protocol = &protocols.Protocol{
 var (
 	_ protocols.Parser   = (*Parser)(nil)
 	_ protocols.Salvager = (*Parser)(nil)
+	_ protocols.Turner   = (*Parser)(nil)
+	_ protocols.Idler    = (*Parser)(nil)
 )
 
 // phase is where the connection is.
@@ -172,6 +174,22 @@ type Parser struct {
 	pend      []pending
 	stmts     map[uint32]stmt
 	order     []uint32 // prepared statement ids, oldest first
+	// tls, after an SSLRequest with protocols.Config.StartTLS set, reads
+	// the rest of the stream; its plaintext comes back through plain.
+	tls      protocols.Parser
+	upgraded bool // the HandshakeResponse follows an SSLRequest (sequence id 2)
+}
+
+// plain is the parser seen by the TLS parser after an upgrade: the
+// decrypted stream continues the connection.
+type plain struct{ p *Parser }
+
+func (v plain) Parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
+	return v.p.parse(dir, data, msg)
+}
+func (v plain) Gap(dir protocols.Direction, size int) { v.p.gap(dir, size) }
+func (v plain) End(dir protocols.Direction, msg *protocols.Message) bool {
+	return v.p.end(dir, msg)
 }
 
 // New returns a parser for one connection; a nil cfg means defaults.
@@ -191,6 +209,30 @@ func (p *Parser) half(dir protocols.Direction) *half {
 
 // Parse implements protocols.Parser.
 func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
+	if p.tls != nil {
+		return p.tls.Parse(dir, data, msg)
+	}
+	return p.parse(dir, data, msg)
+}
+
+// Turn implements protocols.Turner for the TLS parser after an upgrade.
+func (p *Parser) Turn(dir protocols.Direction, msg *protocols.Message) bool {
+	if t, ok := p.tls.(protocols.Turner); ok {
+		return t.Turn(dir, msg)
+	}
+	return false
+}
+
+// Idle implements protocols.Idler for the TLS parser after an upgrade;
+// before it, a direction is never idle (as for a parser without Idle).
+func (p *Parser) Idle(dir protocols.Direction) bool {
+	if i, ok := p.tls.(protocols.Idler); ok {
+		return i.Idle(dir)
+	}
+	return false
+}
+
+func (p *Parser) parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
 	h := p.half(dir)
 	if h == nil {
 		return 0, false, parseErr(0, ErrDirection)
@@ -313,7 +355,7 @@ func (p *Parser) clientPacket(h *half, b []byte, msg *protocols.Message) (bool, 
 		}
 		p.command(h, b, msg)
 		return true, nil
-	case h.pseq == 1 && p.phase < phaseAuth && isHandshakeResponse(b):
+	case (h.pseq == 1 || p.upgraded && h.pseq == 2) && p.phase < phaseAuth && isHandshakeResponse(b):
 		p.handshakeResponse(h, b, msg)
 		return true, nil
 	}
@@ -357,11 +399,19 @@ func (p *Parser) handshakeResponse(h *half, b []byte, msg *protocols.Message) {
 	msg.Size = 4 + h.plen
 	msg.Attrs = append(msg.Attrs, protocols.String(attrSystem, p.system))
 	if h.plen == handshakeFixedLen && caps&capSSL != 0 {
-		// SSLRequest: TLS follows; nothing more can be read.
-		p.phase = phaseTLS
-		p.halves[0].quiet, p.halves[1].quiet = true, true
+		// SSLRequest: TLS follows. With StartTLS the TLS parser reads it
+		// and its plaintext continues here; otherwise nothing more can be
+		// read.
 		msg.NoResponse = true
 		msg.Attrs = append(msg.Attrs, protocols.String(attrTLS, "tls"))
+		if p.cfg != nil && p.cfg.StartTLS != nil && !p.upgraded {
+			if t := p.cfg.StartTLS(plain{p}, Name); t != nil {
+				p.tls, p.upgraded = t, true
+				return
+			}
+		}
+		p.phase = phaseTLS
+		p.halves[0].quiet, p.halves[1].quiet = true, true
 		return
 	}
 	rest := b[handshakeFixedLen:]
@@ -833,6 +883,14 @@ func (p *Parser) lostResponse(h *half, msg *protocols.Message) {
 // gap is skipped exactly and the response in progress is marked Partial.
 // Otherwise the framing is lost: see the package documentation.
 func (p *Parser) Gap(dir protocols.Direction, size int) {
+	if p.tls != nil {
+		p.tls.Gap(dir, size)
+		return
+	}
+	p.gap(dir, size)
+}
+
+func (p *Parser) gap(dir protocols.Direction, size int) {
 	h := p.half(dir)
 	if h == nil || h.quiet || size <= 0 {
 		return
@@ -962,6 +1020,13 @@ func plausibleResponse(b []byte) bool {
 // End implements protocols.Parser: a response cut by the end of the stream
 // is emitted Partial.
 func (p *Parser) End(dir protocols.Direction, msg *protocols.Message) bool {
+	if p.tls != nil {
+		return p.tls.End(dir, msg)
+	}
+	return p.end(dir, msg)
+}
+
+func (p *Parser) end(dir protocols.Direction, msg *protocols.Message) bool {
 	h := p.half(dir)
 	if h == nil || dir != protocols.ToClient {
 		return false
@@ -983,7 +1048,7 @@ func (p *Parser) End(dir protocols.Direction, msg *protocols.Message) bool {
 // gap is then skipped within the packet.
 func (p *Parser) Salvage(dir protocols.Direction, tail []byte, msg *protocols.Message) bool {
 	h := p.half(dir)
-	if dir != protocols.ToServer || h.quiet || h.z != nil || h.resync || h.skip > 0 || h.cont {
+	if dir != protocols.ToServer || p.tls != nil || h.quiet || h.z != nil || h.resync || h.skip > 0 || h.cont {
 		return false
 	}
 	plen, pseq, b := h.plen, h.pseq, tail

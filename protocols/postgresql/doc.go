@@ -59,10 +59,16 @@
 // SASL and GSS messages ('p') are skipped without reading their bodies:
 // they never reach a Message. SSLRequest and GSSENCRequest are spans whose
 // response carries the server's one-byte answer in
-// db.postgresql.ssl_response; after 'S' or 'G' both directions are
-// encrypted and consumed without parsing, as is a connection starting with
-// a TLS record (direct SSL negotiation, PostgreSQL 17); after 'N' the
-// client's next startup packet is parsed.
+// db.postgresql.ssl_response; after 'N' the client's next startup packet
+// is parsed. After 'S', and from the first byte of a connection starting
+// with a TLS record (direct SSL negotiation, PostgreSQL 17), the rest of
+// the stream goes to the TLS parser that protocols.Config.StartTLS returns
+// when it is set (the root package sets it when it builds a registry): it
+// gives the TLS handshake span and, with keys, hands the decrypted bytes
+// back to this parser, which reads them from the startup phase on
+// (StartupMessage, then the normal protocol) as in plaintext. Without the
+// hook, and after 'G' (GSSAPI), both directions are consumed without
+// parsing.
 //
 // # Gaps
 //

@@ -130,78 +130,91 @@ func FuzzParser(f *testing.F) {
 		f.Add(fx.req, fx.resp, []byte{7, 3, 200, 1})
 		f.Add(fx.req, fx.resp, []byte{13, 0x85, 40, 0x91})
 	}
+	for _, ctl := range [][]byte{{0}, {7, 3, 200, 1}} {
+		var req, resp string
+		for _, st := range startTLSSteps("SELECT 1 /*traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'*/") {
+			if st.dir == up {
+				req += st.data
+			} else {
+				resp += st.data
+			}
+		}
+		f.Add([]byte(req), []byte(resp), ctl)
+	}
 	f.Fuzz(func(t *testing.T, req, resp, ctl []byte) {
 		postgresql.Protocol.Sniff(req)
 		postgresql.Protocol.Sniff(resp)
-		p := postgresql.Protocol.New(nil)
-		type stream struct {
-			dir  protocols.Direction
-			data []byte
-			tail []byte
-			dead bool
-		}
-		streams := [2]*stream{{dir: up, data: req}, {dir: down, data: resp}}
-		var msg protocols.Message
-		parse := func(s *stream) {
-			for !s.dead {
-				msg.Reset()
-				n, done, err := p.Parse(s.dir, s.tail, &msg)
-				if n < 0 || n > len(s.tail) {
-					t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
-				}
-				if err != nil {
+		for _, cfg := range fuzzConfigs() {
+			p := postgresql.Protocol.New(cfg)
+			type stream struct {
+				dir  protocols.Direction
+				data []byte
+				tail []byte
+				dead bool
+			}
+			streams := [2]*stream{{dir: up, data: req}, {dir: down, data: resp}}
+			var msg protocols.Message
+			parse := func(s *stream) {
+				for !s.dead {
+					msg.Reset()
+					n, done, err := p.Parse(s.dir, s.tail, &msg)
+					if n < 0 || n > len(s.tail) {
+						t.Fatalf("%v: n = %d, len = %d", s.dir, n, len(s.tail))
+					}
+					if err != nil {
+						if done {
+							t.Fatalf("%v: done with error %v", s.dir, err)
+						}
+						var pe *protocols.ParseError
+						if !errors.As(err, &pe) {
+							t.Fatalf("%v: error %T is not a *protocols.ParseError", s.dir, err)
+						}
+						s.dead = true
+						return
+					}
+					s.tail = s.tail[n:]
 					if done {
-						t.Fatalf("%v: done with error %v", s.dir, err)
+						checkMsg(t, s.dir, &msg)
 					}
-					var pe *protocols.ParseError
-					if !errors.As(err, &pe) {
-						t.Fatalf("%v: error %T is not a *protocols.ParseError", s.dir, err)
+					if n == 0 && !done {
+						if len(s.tail) > maxWait {
+							t.Fatalf("%v: waiting with %d bytes buffered", s.dir, len(s.tail))
+						}
+						return
 					}
-					s.dead = true
-					return
 				}
-				s.tail = s.tail[n:]
-				if done {
+			}
+			for k := 0; len(streams[0].data) > 0 || len(streams[1].data) > 0; k++ {
+				c := byte(k)
+				if len(ctl) > 0 {
+					c = ctl[k%len(ctl)]
+				}
+				s := streams[c>>7]
+				if len(s.data) == 0 {
+					s = streams[1-c>>7]
+				}
+				size := min(int(c&0x3f)+1, len(s.data))
+				if c&0x40 != 0 && k%3 == 0 && !s.dead {
+					p.Gap(s.dir, size+len(s.tail))
+					s.tail = nil
+				} else {
+					s.tail = append(s.tail, s.data[:size]...)
+					parse(s)
+				}
+				s.data = s.data[size:]
+			}
+			for _, s := range streams {
+				for range 64 {
+					msg.Reset()
+					if !p.End(s.dir, &msg) {
+						break
+					}
 					checkMsg(t, s.dir, &msg)
 				}
-				if n == 0 && !done {
-					if len(s.tail) > maxWait {
-						t.Fatalf("%v: waiting with %d bytes buffered", s.dir, len(s.tail))
-					}
-					return
-				}
-			}
-		}
-		for k := 0; len(streams[0].data) > 0 || len(streams[1].data) > 0; k++ {
-			c := byte(k)
-			if len(ctl) > 0 {
-				c = ctl[k%len(ctl)]
-			}
-			s := streams[c>>7]
-			if len(s.data) == 0 {
-				s = streams[1-c>>7]
-			}
-			size := min(int(c&0x3f)+1, len(s.data))
-			if c&0x40 != 0 && k%3 == 0 && !s.dead {
-				p.Gap(s.dir, size+len(s.tail))
-				s.tail = nil
-			} else {
-				s.tail = append(s.tail, s.data[:size]...)
-				parse(s)
-			}
-			s.data = s.data[size:]
-		}
-		for _, s := range streams {
-			for range 64 {
 				msg.Reset()
-				if !p.End(s.dir, &msg) {
-					break
+				if p.End(s.dir, &msg) {
+					t.Fatalf("%v: End still returns messages after 64 calls", s.dir)
 				}
-				checkMsg(t, s.dir, &msg)
-			}
-			msg.Reset()
-			if p.End(s.dir, &msg) {
-				t.Fatalf("%v: End still returns messages after 64 calls", s.dir)
 			}
 		}
 	})

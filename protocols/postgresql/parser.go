@@ -97,7 +97,11 @@ var Protocol = &protocols.Protocol{
 	New:     func(cfg *protocols.Config) protocols.Parser { return New(cfg) },
 }
 
-var _ protocols.Parser = (*Parser)(nil)
+var (
+	_ protocols.Parser = (*Parser)(nil)
+	_ protocols.Turner = (*Parser)(nil)
+	_ protocols.Idler  = (*Parser)(nil)
+)
 
 // tokKind is what an entry of the exchange FIFO waits for.
 type tokKind uint8
@@ -175,6 +179,55 @@ type Parser struct {
 	namespace, user        string
 	encrypted, batchFailed bool
 	cfg                    *protocols.Config
+	// tls, after an accepted SSLRequest (or a direct TLS ClientHello)
+	// with protocols.Config.StartTLS set, reads the rest of the stream;
+	// its plaintext comes back through plain.
+	tls protocols.Parser
+}
+
+// plain is the parser seen by the TLS parser after an upgrade: the
+// decrypted stream continues the connection.
+type plain struct{ p *Parser }
+
+func (v plain) Parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
+	return v.p.parse(dir, data, msg)
+}
+func (v plain) Gap(dir protocols.Direction, size int) { v.p.gap(dir, size) }
+func (v plain) End(dir protocols.Direction, msg *protocols.Message) bool {
+	return v.p.end(dir, msg)
+}
+
+// startTLS hands the rest of the stream to a TLS parser whose plaintext
+// continues the connection from its startup phase; false when
+// protocols.Config.StartTLS is not set.
+func (p *Parser) startTLS() bool {
+	if p.tls != nil || p.cfg == nil || p.cfg.StartTLS == nil {
+		return false
+	}
+	p.tls = p.cfg.StartTLS(plain{p}, Name)
+	if p.tls == nil {
+		return false
+	}
+	p.halves[0].phase, p.halves[1].phase = phStart, phStart
+	p.halves[0].skip, p.halves[1].skip = 0, 0
+	return true
+}
+
+// Turn implements protocols.Turner for the TLS parser after an upgrade.
+func (p *Parser) Turn(dir protocols.Direction, msg *protocols.Message) bool {
+	if t, ok := p.tls.(protocols.Turner); ok {
+		return t.Turn(dir, msg)
+	}
+	return false
+}
+
+// Idle implements protocols.Idler for the TLS parser after an upgrade;
+// before it, a direction is never idle (as for a parser without Idle).
+func (p *Parser) Idle(dir protocols.Direction) bool {
+	if i, ok := p.tls.(protocols.Idler); ok {
+		return i.Idle(dir)
+	}
+	return false
 }
 
 // New returns a parser for one connection; cfg names the request-id keys
@@ -250,6 +303,13 @@ func be32(b []byte) int64 { return int64(binary.BigEndian.Uint32(b)) }
 
 // Parse implements protocols.Parser.
 func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
+	if p.tls != nil {
+		return p.tls.Parse(dir, data, msg)
+	}
+	return p.parse(dir, data, msg)
+}
+
+func (p *Parser) parse(dir protocols.Direction, data []byte, msg *protocols.Message) (int, bool, error) {
 	switch dir {
 	case protocols.ToServer:
 		return p.parseReq(data, msg)
@@ -319,6 +379,10 @@ func (p *Parser) parseReq(data []byte, msg *protocols.Message) (int, bool, error
 			case 0:
 				return p.startup(data, off, msg)
 			case 0x16: // TLS handshake record: direct SSL negotiation (PostgreSQL 17)
+				if p.startTLS() {
+					n, done, err := p.tls.Parse(protocols.ToServer, data[off:], msg)
+					return off + n, done, err
+				}
 				p.encrypt()
 				return len(data), false, nil
 			}
@@ -648,13 +712,16 @@ func (p *Parser) parseResp(data []byte, msg *protocols.Message) (int, bool, erro
 				p.pop()
 				h.size = 1
 				p.res.ssl = string(c)
-				if c != 'N' {
+				upgraded := c == 'S' && p.startTLS()
+				switch {
+				case upgraded:
+				case c != 'N':
 					p.encrypt()
-				} else {
+				default:
 					p.halves[0].phase = phStart
 				}
 				p.emitResp(msg, false)
-				if c != 'N' {
+				if c != 'N' && !upgraded {
 					return len(data), true, nil
 				}
 				return off + 1, true, nil
@@ -835,6 +902,14 @@ func (p *Parser) clearResp() {
 // known is skipped exactly; otherwise the direction resynchronises at the
 // next plausible message header.
 func (p *Parser) Gap(dir protocols.Direction, size int) {
+	if p.tls != nil {
+		p.tls.Gap(dir, size)
+		return
+	}
+	p.gap(dir, size)
+}
+
+func (p *Parser) gap(dir protocols.Direction, size int) {
 	var h *half
 	switch dir {
 	case protocols.ToServer:
@@ -900,6 +975,13 @@ func (p *Parser) lostMessage(dir protocols.Direction, typ byte) {
 // End implements protocols.Parser: a response cut by the end of the stream
 // is emitted Partial (or as an error, when it carried one).
 func (p *Parser) End(dir protocols.Direction, msg *protocols.Message) bool {
+	if p.tls != nil {
+		return p.tls.End(dir, msg)
+	}
+	return p.end(dir, msg)
+}
+
+func (p *Parser) end(dir protocols.Direction, msg *protocols.Message) bool {
 	if dir != protocols.ToClient || p.encrypted {
 		return false
 	}

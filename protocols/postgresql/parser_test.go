@@ -145,8 +145,10 @@ func (d *driver) keep(m *protocols.Message) {
 	d.msgs = append(d.msgs, c)
 }
 
-func run(steps []step) ([]protocols.Message, error) {
-	d := &driver{p: postgresql.Protocol.New(nil)}
+func run(steps []step) ([]protocols.Message, error) { return runCfg(nil, steps) }
+
+func runCfg(cfg *protocols.Config, steps []step) ([]protocols.Message, error) {
+	d := &driver{p: postgresql.Protocol.New(cfg)}
 	for _, s := range steps {
 		d.step(s)
 	}

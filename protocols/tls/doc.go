@@ -72,7 +72,10 @@
 // 3DES and RC4 suites, TLS 1.0/1.1 records, 0-RTT data and compression are
 // not decrypted. The
 // plaintext goes to an inner parser chosen by ALPN ("h2": http2,
-// "http/1.1": http) or by sniffing its first bytes, whose messages are
+// "http/1.1": http) or by sniffing its first bytes (or, for a connection
+// upgraded in band, made with NewUpgrade, the protocol that upgraded: a
+// MySQL or PostgreSQL parser continuing after its SSLRequest; the TLS
+// parser's own spans then name protocol "tls"), whose messages are
 // emitted as they are, with their own protocol name, redaction and timing
 // (a message starts at the record holding its first byte). Missing or
 // incomplete secrets, an unsupported suite, a record that fails

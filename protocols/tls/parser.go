@@ -237,6 +237,7 @@ type Parser struct {
 	inner       protocols.Parser
 	innerName   string
 	innerDone   bool // the inner protocol was chosen (or none fits)
+	upgrade     bool // an in-band upgrade: inner is fixed, own messages name protocol "tls"
 
 	ex exchange
 }
@@ -254,6 +255,19 @@ func NewParser(pc *protocols.Config, cfg *Config) *Parser {
 		cfg = &Config{}
 	}
 	return &Parser{pc: pc, cfg: cfg}
+}
+
+// NewUpgrade returns a parser for the TLS part of a connection that turned
+// to TLS in band (a database's SSLRequest, see protocols.Config.StartTLS):
+// its decrypted plaintext goes to inner, the protocol continuing after its
+// upgrade, whose messages are named protocol name, instead of a parser
+// chosen by ALPN or sniffing (cfg.Inner is not needed). Its own messages
+// (handshake, encrypted exchanges, alerts) set Message.Protocol to "tls".
+// Without cfg.Keys it behaves as NewParser's parser.
+func NewUpgrade(pc *protocols.Config, cfg *Config, inner protocols.Parser, name string) *Parser {
+	p := NewParser(pc, cfg)
+	p.inner, p.innerName, p.innerDone, p.upgrade = inner, name, inner != nil, true
+	return p
 }
 
 func idx(d protocols.Direction) int {
@@ -558,7 +572,7 @@ func (p *Parser) fallback() {
 // keys12 looks up the TLS 1.2 secrets at the first ChangeCipherSpec.
 func (p *Parser) keys12() {
 	p.keysTried = true
-	if p.cfg.Keys == nil || p.cfg.Inner == nil || !p.haveCH {
+	if p.cfg.Keys == nil || p.cfg.Inner == nil && p.inner == nil || !p.haveCH {
 		return
 	}
 	sec, ok := p.cfg.Keys.Secrets(p.ch.random[:])
@@ -585,7 +599,7 @@ func (p *Parser) keys12() {
 // keys13 looks up the TLS 1.3 secrets at the first encrypted record.
 func (p *Parser) keys13() {
 	p.keysTried = true
-	if p.cfg.Keys == nil || p.cfg.Inner == nil || !p.haveCH {
+	if p.cfg.Keys == nil || p.cfg.Inner == nil && p.inner == nil || !p.haveCH {
 		return
 	}
 	sec, ok := p.cfg.Keys.Secrets(p.ch.random[:])
@@ -829,6 +843,9 @@ func (p *Parser) alert(di int, level, desc uint8) {
 
 // fill writes a pending message.
 func (p *Parser) fill(pd pending, m *protocols.Message) {
+	if p.upgrade {
+		m.Protocol = Name
+	}
 	switch pd.kind {
 	case pendHSRequest:
 		m.Kind = protocols.Request
@@ -898,6 +915,9 @@ func (p *Parser) fill(pd pending, m *protocols.Message) {
 
 // fillResponse writes the response of the encrypted exchange in progress.
 func (p *Parser) fillResponse(m *protocols.Message) {
+	if p.upgrade {
+		m.Protocol = Name
+	}
 	m.Kind = protocols.Response
 	m.Status = protocols.StatusOK
 	m.Partial = p.ex.partial

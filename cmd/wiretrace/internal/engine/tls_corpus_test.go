@@ -18,8 +18,10 @@ import (
 // sends a warning unrecognized_name alert before its ServerHello, two to
 // s-static.ak.facebook.com): six handshake spans, ok. The MySQL and
 // PostgreSQL captures switch to TLS after the database protocol's own
-// greeting (STARTTLS style): their flows stay mysql and postgresql and give
-// no TLS span.
+// SSLRequest (STARTTLS style): their flows stay mysql and postgresql, and
+// the upgraded part gives one TLS handshake span (the version and cipher
+// tshark reads from the ServerHello; one ClientHello in each) and
+// encrypted exchanges.
 func TestTLSCorpus(t *testing.T) {
 	dir := sharedTestdata(t)
 	spans, errs, _ := replay(t, filepath.Join(dir, "ndpi/http/http_ipv6.pcap"), nil)
@@ -40,13 +42,31 @@ func TestTLSCorpus(t *testing.T) {
 	if sni["www.ntop.org"] != 4 || sni["s-static.ak.facebook.com"] != 2 || len(sni) != 2 {
 		t.Errorf("handshakes by server name %v, want 4 www.ntop.org and 2 s-static.ak.facebook.com", sni)
 	}
-	for _, f := range []string{"zeek/mysql/tls-12-amazon-rds.pcap", "zeek/mysql/tls-13-amazon-rds.pcap",
-		"zeek/postgresql/psql-aws-ssl-require.pcap", "ndpi/mysql/mysql.pcapng"} {
-		spans, _, _ := replay(t, filepath.Join(dir, f), nil)
+	for _, c := range []struct{ file, db, version, cipher string }{
+		{"zeek/mysql/tls-12-amazon-rds.pcap", "mysql", "1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+		{"zeek/mysql/tls-13-amazon-rds.pcap", "mysql", "1.3", "TLS_AES_256_GCM_SHA384"},
+		{"zeek/postgresql/psql-aws-ssl-require.pcap", "postgresql", "1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+		{"ndpi/mysql/mysql.pcapng", "mysql", "1.3", "TLS_AES_256_GCM_SHA384"},
+	} {
+		spans, _, _ := replay(t, filepath.Join(dir, c.file), nil)
+		var hs, enc, db int
 		for _, s := range spans {
-			if s.Protocol == "tls" {
-				t.Errorf("%s: tls span %s", f, s.Name)
+			switch {
+			case s.Protocol == "tls" && strings.HasPrefix(s.Name, "handshake"):
+				hs++
+				if s.Status != "ok" || s.Attributes["tls.protocol.version"] != c.version || s.Attributes["tls.cipher"] != c.cipher {
+					t.Errorf("%s: handshake %s %v, want %s %s", c.file, s.Status, s.Attributes, c.version, c.cipher)
+				}
+			case s.Protocol == "tls" && strings.HasPrefix(s.Name, "encrypted"):
+				enc++
+			case s.Protocol == c.db:
+				db++
+			default:
+				t.Errorf("%s: span %s %s", c.file, s.Protocol, s.Name)
 			}
+		}
+		if hs != 1 || enc < 3 || db < 1 {
+			t.Errorf("%s: %d handshakes, %d encrypted, %d %s spans; want 1, at least 3, at least 1", c.file, hs, enc, db, c.db)
 		}
 	}
 }
