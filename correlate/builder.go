@@ -58,6 +58,12 @@ type Stats struct {
 	SinkErrors         uint64 // traces the sink failed to write
 	TimingLinks        uint64 // spans linked by timing
 	TimingRejected     uint64 // timing candidates below TimingMinConfidence (spans left roots)
+	// TimingParentsMissing counts, in a Relinker, timing parents named by
+	// an agent that were not open when their child completed.
+	TimingParentsMissing uint64
+	// Duplicates counts, in a Relinker, spans dropped because their span
+	// id was added before (a record delivered twice).
+	Duplicates uint64
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -72,6 +78,12 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("sink_errors", s.SinkErrors)
 	f("timing_links", s.TimingLinks)
 	f("timing_rejected", s.TimingRejected)
+	if s.TimingParentsMissing > 0 {
+		f("timing_parents_missing", s.TimingParentsMissing)
+	}
+	if s.Duplicates > 0 {
+		f("duplicate_spans", s.Duplicates)
+	}
 }
 
 // Builder pairs requests with responses into spans. It implements

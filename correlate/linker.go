@@ -66,6 +66,12 @@ type Linker struct {
 	cands      []timingCand // reused by decideTiming
 	prodMax    int64        // longest producer offset range indexed
 	fetchMax   int64        // longest fetch offset range indexed
+
+	// relink is set for a Relinker's linker: spans arrive complete from
+	// agents, timing hints come with them (SpanState) and byID finds
+	// their parents.
+	relink bool
+	byID   map[string]*Span
 }
 
 func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
@@ -194,7 +200,9 @@ func (l *Linker) add(s *Span) {
 	l.pending++
 	l.byLast.Set(g)
 	l.join(s, g)
-	if !s.noRequest {
+	if l.relink {
+		l.byID[s.SpanID] = s
+	} else if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
 		t := l.byServer[k]
 		if t == nil {
@@ -273,8 +281,13 @@ func (l *Linker) completed(s *Span) {
 	}
 	g.incomplete--
 	l.waiting--
+	s.done = l.now
 	l.touch(g)
 	l.handoff(s)
+	if l.relink {
+		l.applyTiming(s)
+		return
+	}
 	l.decideTiming(s)
 	if !s.noRequest {
 		l.lastOnFlow[flowKey{s.Capture, s.FlowID}] = s
@@ -408,7 +421,11 @@ func (l *Linker) hold(g *group) []*Span {
 
 // unindex removes an emitted span from the completion-time indexes.
 func (l *Linker) unindex(s *Span) {
-	if !s.noRequest {
+	if l.relink {
+		if l.byID[s.SpanID] == s {
+			delete(l.byID, s.SpanID)
+		}
+	} else if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
 		if t := l.byServer[k]; t != nil {
 			t.Delete(s)

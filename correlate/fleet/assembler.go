@@ -1,0 +1,375 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wiretrace/wiretrace/correlate"
+)
+
+// Delivery is one record as a transport delivers it to an Assembler.
+type Delivery struct {
+	// Partition is the partition it was read from.
+	Partition int
+	// Data is the encoded record.
+	Data []byte
+	// Ack tells the broker the record is done with; Nak asks for it to
+	// be delivered again (to whichever assembler then owns the
+	// partition). Either may be nil.
+	Ack, Nak func()
+}
+
+// Transport is what an Assembler needs of the broker besides deliveries:
+// which partitions this instance owns now, and publishing (to forward
+// records to the other partitions of their trace).
+type Transport interface {
+	Publisher
+	// Owns reports whether this instance currently consumes partition p.
+	Owns(p int) bool
+}
+
+// Config configures an Assembler.
+type Config struct {
+	// Correlate configures the Relinker (Window, MaxPendingSpans,
+	// SeparateRequestIDAndTraceID, Seed). Agents must use the same
+	// SeparateRequestIDAndTraceID and Seed.
+	Correlate correlate.Config
+	// Partitions is the number of partitions; 0 means DefaultPartitions.
+	Partitions int
+	// Lateness is how far, in packet time, the assembler stays behind the
+	// newest span completion it has seen (extrapolated by the wall clock
+	// while no record arrives) before it replays spans and closes
+	// windows: a span that arrives less late than that is linked as if
+	// it had arrived in order. 0 means 2 s.
+	Lateness time.Duration
+	// Logger receives lifecycle events; nil discards.
+	Logger *slog.Logger
+}
+
+// Stats counts an Assembler's work.
+type Stats struct {
+	Records    uint64 // records received (each delivery)
+	Malformed  uint64 // records that could not be decoded, skipped (acked)
+	Foreign    uint64 // records of another format version, skipped (acked)
+	Duplicates uint64 // records of a span already held (a copy on another partition, or redelivered)
+	Forwarded  uint64 // records published to another partition of their trace
+	ForwardErr uint64 // failed forwards (the record is not acked, so it comes back)
+	Emitted    uint64 // spans emitted by this instance (it owned their trace)
+	HandedOff  uint64 // spans whose trace another instance owns (not emitted here)
+	Late       uint64 // records of a span whose trace was already emitted here (acked, not emitted again)
+}
+
+// Each calls f for each counter, in a fixed order.
+func (s *Stats) Each(f func(name string, v uint64)) {
+	f("records", s.Records)
+	f("malformed_records", s.Malformed)
+	f("foreign_records", s.Foreign)
+	f("duplicate_records", s.Duplicates)
+	f("forwarded", s.Forwarded)
+	f("forward_errors", s.ForwardErr)
+	f("emitted_spans", s.Emitted)
+	f("handed_off_spans", s.HandedOff)
+	f("late_records", s.Late)
+}
+
+// Assembler links span records from agents into traces: the central side
+// of a fleet. Records arrive by Deliver from any of the partitions this
+// instance owns; Tick advances its clock; traces this instance owns go to
+// the sink, and their records are acked after the sink took them. It is
+// not safe for concurrent use: a transport serialises its calls.
+type Assembler struct {
+	cfg   Config
+	tr    Transport
+	sink  correlate.Sink
+	rl    *correlate.Relinker
+	log   *slog.Logger
+	stats Stats
+
+	keys map[string]*comp
+	recs map[string]*rec // held records by span id
+
+	maxDone  int64     // newest completion seen
+	wallSeen time.Time // wall time when maxDone last grew
+	err      error
+}
+
+// comp is a set of records connected by shared join keys: a superset of
+// one or more traces.
+type comp struct {
+	keys  []string
+	recs  map[string]*rec
+	parts partSet // partitions of its keys
+	fwd   partSet // partitions every record of it was forwarded to
+}
+
+// rec is a record held until its trace is emitted.
+type rec struct {
+	id   string
+	keys []string
+	data []byte
+	sent partSet // partitions known to have it
+	dels []Delivery
+}
+
+// New returns an Assembler writing to sink.
+func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
+	a := &Assembler{tr: tr, keys: map[string]*comp{}, recs: map[string]*rec{}}
+	if cfg != nil {
+		a.cfg = *cfg
+	}
+	if a.cfg.Partitions == 0 {
+		a.cfg.Partitions = DefaultPartitions
+	}
+	if a.cfg.Partitions < 1 || a.cfg.Partitions > MaxPartitions {
+		return nil, fmt.Errorf("fleet: %d partitions: want 1..%d", a.cfg.Partitions, MaxPartitions)
+	}
+	if a.cfg.Lateness <= 0 {
+		a.cfg.Lateness = 2 * time.Second
+	}
+	a.log = a.cfg.Logger
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.sink = sink
+	a.rl = correlate.NewRelinker(&a.cfg.Correlate, emitter{a})
+	return a, nil
+}
+
+// Deliver takes one record.
+func (a *Assembler) Deliver(ctx context.Context, d Delivery, wall time.Time) {
+	a.stats.Records++
+	r, err := Decode(d.Data)
+	if err != nil {
+		if errors.Is(err, ErrVersion) {
+			a.stats.Foreign++
+		} else {
+			a.stats.Malformed++
+		}
+		a.log.Debug("skipped record", "partition", d.Partition, "err", err)
+		ack(d)
+		return
+	}
+	id := r.Span.SpanID
+	if h := a.recs[id]; h != nil {
+		a.stats.Duplicates++
+		h.dels = append(h.dels, d)
+		h.sent |= 1 << uint(d.Partition)
+		return
+	}
+	h := &rec{id: id, keys: r.Keys, data: d.Data, dels: []Delivery{d}}
+	if len(h.keys) == 0 {
+		h.keys = []string{"s:" + id}
+	}
+	h.sent = partsOf(h.keys, a.cfg.Partitions) | 1<<uint(d.Partition)
+	if !a.rl.Add(r.Span, r.State) {
+		// Emitted here before: its trace is out.
+		a.stats.Late++
+		ack(d)
+		return
+	}
+	a.recs[id] = h
+	c := a.join(h)
+	a.forward(ctx, c, h)
+	if done := r.State.DoneNS; done > a.maxDone {
+		a.maxDone = done
+		a.wallSeen = wall
+	}
+}
+
+func ack(d Delivery) {
+	if d.Ack != nil {
+		d.Ack()
+	}
+}
+
+// join adds h to the component of its keys, merging components.
+func (a *Assembler) join(h *rec) *comp {
+	var c *comp
+	for _, k := range h.keys {
+		o := a.keys[k]
+		switch {
+		case o == nil:
+			if c == nil {
+				c = &comp{recs: map[string]*rec{}}
+			}
+			a.keys[k] = c
+			c.keys = append(c.keys, k)
+			c.parts |= 1 << uint(Partition(k, a.cfg.Partitions))
+		case c == nil:
+			c = o
+		case o != c:
+			c = a.merge(c, o)
+		}
+	}
+	c.recs[h.id] = h
+	return c
+}
+
+// merge joins two components, the smaller into the larger.
+func (a *Assembler) merge(x, y *comp) *comp {
+	if len(x.keys)+len(x.recs) < len(y.keys)+len(y.recs) {
+		x, y = y, x
+	}
+	for _, k := range y.keys {
+		a.keys[k] = x
+	}
+	x.keys = append(x.keys, y.keys...)
+	for id, r := range y.recs {
+		x.recs[id] = r
+	}
+	x.parts |= y.parts
+	x.fwd &= y.fwd
+	return x
+}
+
+// mine returns the partitions of c this instance owns.
+func (a *Assembler) mine(p partSet) partSet {
+	var m partSet
+	p.each(func(i int) {
+		if a.tr.Owns(i) {
+			m |= 1 << uint(i)
+		}
+	})
+	return m
+}
+
+// forward publishes the records of c to the partitions of c's keys that
+// do not have them yet, so that every partition of a trace, and so its
+// owner (the lowest), sees every record of it.
+func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
+	want := c.parts &^ a.mine(c.parts)
+	var msgs []Message
+	var who []*rec
+	add := func(r *rec) {
+		(want &^ r.sent).each(func(p int) {
+			msgs = append(msgs, Message{Partition: p, Data: r.data})
+			who = append(who, r)
+		})
+	}
+	if want&^c.fwd != 0 {
+		for _, r := range c.recs {
+			add(r)
+		}
+	} else {
+		add(h)
+	}
+	if len(msgs) == 0 {
+		c.fwd |= want
+		return
+	}
+	if err := a.tr.Publish(ctx, msgs); err != nil {
+		a.stats.ForwardErr += uint64(len(msgs))
+		a.log.Warn("forward", "records", len(msgs), "err", err)
+		return
+	}
+	a.stats.Forwarded += uint64(len(msgs))
+	for i, m := range msgs {
+		who[i].sent |= 1 << uint(m.Partition)
+	}
+	c.fwd |= want
+}
+
+// Tick advances the assembler's clock to wall time now: packet time is
+// the newest completion seen, plus the wall time since it was seen, minus
+// Lateness. Spans are replayed and traces emitted up to there.
+func (a *Assembler) Tick(now time.Time) {
+	if a.maxDone == 0 {
+		return
+	}
+	t := a.maxDone + int64(now.Sub(a.wallSeen)) - int64(a.cfg.Lateness)
+	a.rl.Advance(t)
+}
+
+// Flush replays everything and emits every held trace (at the end of a
+// batch, --exit-when-idle).
+func (a *Assembler) Flush() error {
+	err := a.rl.Flush()
+	return errors.Join(err, a.err)
+}
+
+// Held returns the records held, not yet emitted or handed off.
+func (a *Assembler) Held() int { return len(a.recs) }
+
+// Stats returns the counters so far.
+func (a *Assembler) Stats() Stats { return a.stats }
+
+// RelinkerStats returns the linker's counters.
+func (a *Assembler) RelinkerStats() correlate.Stats { return a.rl.Stats() }
+
+// emitter receives the Relinker's traces: those this instance owns go to
+// the sink.
+type emitter struct{ a *Assembler }
+
+func (e emitter) WriteTrace(t *correlate.Trace) error {
+	a := e.a
+	if len(t.Spans) == 0 {
+		return nil
+	}
+	var c *comp
+	hs := make([]*rec, 0, len(t.Spans))
+	for _, s := range t.Spans {
+		h := a.recs[s.SpanID]
+		if h == nil {
+			continue
+		}
+		hs = append(hs, h)
+		if c == nil {
+			c = a.keys[h.keys[0]]
+		}
+	}
+	owner := 0
+	if c != nil {
+		owner = c.parts.min()
+	}
+	var err error
+	if c == nil || a.tr.Owns(owner) {
+		err = a.sink.WriteTrace(t)
+		if err != nil && a.err == nil {
+			a.err = err
+		}
+		a.stats.Emitted += uint64(len(t.Spans))
+		for _, h := range hs {
+			for _, d := range h.dels {
+				ack(d)
+			}
+		}
+	} else {
+		a.stats.HandedOff += uint64(len(t.Spans))
+		for _, h := range hs {
+			if !h.sent.has(owner) {
+				// The forward failed: try once more, else have it
+				// delivered again.
+				if a.tr.Publish(context.Background(), []Message{{Partition: owner, Data: h.data}}) != nil {
+					for _, d := range h.dels {
+						if d.Nak != nil {
+							d.Nak()
+						}
+					}
+					continue
+				}
+			}
+			for _, d := range h.dels {
+				ack(d)
+			}
+		}
+	}
+	for _, h := range hs {
+		delete(a.recs, h.id)
+		if c != nil {
+			delete(c.recs, h.id)
+		}
+	}
+	if c != nil && len(c.recs) == 0 {
+		for _, k := range c.keys {
+			if a.keys[k] == c {
+				delete(a.keys, k)
+			}
+		}
+	}
+	return err
+}
+
+func (e emitter) Close() error { return nil }
