@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +19,9 @@ type Delivery struct {
 	Data []byte
 	// Ack tells the broker the record is done with; Nak asks for it to
 	// be delivered again (to whichever assembler then owns the
-	// partition). Either may be nil.
-	Ack, Nak func()
+	// partition). Touch tells it the record is still being worked on
+	// (it is held until its trace is final). Each may be nil.
+	Ack, Nak, Touch func()
 }
 
 // Transport is what an Assembler needs of the broker besides deliveries:
@@ -88,8 +90,10 @@ type Assembler struct {
 	log   *slog.Logger
 	stats Stats
 
-	keys map[string]*comp
-	recs map[string]*rec // held records by span id
+	keys   map[string]*comp
+	recs   map[string]*rec // held records by span id
+	unfed  []*rec          // records held for forwarding only, in arrival order
+	window int64
 
 	maxDone  int64     // newest completion seen
 	wallSeen time.Time // wall time when maxDone last grew
@@ -105,13 +109,18 @@ type comp struct {
 	fwd   partSet // partitions every record of it was forwarded to
 }
 
-// rec is a record held until its trace is emitted.
+// rec is a record held until its trace is emitted (by this instance or
+// its owner).
 type rec struct {
 	id   string
 	keys []string
 	data []byte
+	done int64
 	sent partSet // partitions known to have it
 	dels []Delivery
+	// fed is set once the record went to the Relinker (this instance
+	// owned its component then).
+	fed bool
 }
 
 // New returns an Assembler writing to sink.
@@ -135,47 +144,154 @@ func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
 	}
 	a.sink = sink
 	a.rl = correlate.NewRelinker(&a.cfg.Correlate, emitter{a})
+	a.window = int64(a.cfg.Correlate.Window)
+	if a.window <= 0 {
+		a.window = int64(5 * time.Second)
+	}
 	return a, nil
 }
 
-// Deliver takes one record.
-func (a *Assembler) Deliver(ctx context.Context, d Delivery, wall time.Time) {
+// head is the part of a record an assembler reads before it knows it
+// owns the record's trace.
+type head struct {
+	V    int      `json:"v"`
+	Keys []string `json:"keys"`
+	Span struct {
+		SpanID string `json:"span_id"`
+	} `json:"span"`
+	State struct {
+		DoneNS int64 `json:"done_ns"`
+	} `json:"state"`
+}
+
+// Deliver takes one record, received at wall time now.
+func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 	a.stats.Records++
-	r, err := Decode(d.Data)
+	var hd head
+	err := json.Unmarshal(d.Data, &hd)
+	switch {
+	case err != nil || len(d.Data) > maxRecordSize:
+		err = fmt.Errorf("fleet: record: %w: %v", ErrMalformed, err)
+	case hd.V != Version:
+		err = fmt.Errorf("fleet: record version %d (want %d): %w", hd.V, Version, ErrVersion)
+	case len(hd.Span.SpanID) != 16 || !isHex(hd.Span.SpanID):
+		err = fmt.Errorf("fleet: record: %w: no span or bad span_id", ErrMalformed)
+	case len(hd.Keys) > maxKeys:
+		err = fmt.Errorf("fleet: record: %w: %d keys", ErrMalformed, len(hd.Keys))
+	}
 	if err != nil {
-		if errors.Is(err, ErrVersion) {
-			a.stats.Foreign++
-		} else {
-			a.stats.Malformed++
-		}
-		a.log.Debug("skipped record", "partition", d.Partition, "err", err)
-		ack(d)
+		a.skip(d, err)
 		return
 	}
-	id := r.Span.SpanID
+	id := hd.Span.SpanID
 	if h := a.recs[id]; h != nil {
 		a.stats.Duplicates++
-		h.dels = append(h.dels, d)
 		h.sent |= 1 << uint(d.Partition)
+		if h.fed {
+			h.dels = append(h.dels, d)
+		} else {
+			ack(d) // held for forwarding only: the owner has its own copy
+		}
 		return
 	}
-	h := &rec{id: id, keys: r.Keys, data: d.Data, dels: []Delivery{d}}
+	h := &rec{id: id, keys: hd.Keys, data: d.Data, done: hd.State.DoneNS, dels: []Delivery{d}}
 	if len(h.keys) == 0 {
 		h.keys = []string{"s:" + id}
 	}
 	h.sent = partsOf(h.keys, a.cfg.Partitions) | 1<<uint(d.Partition)
-	if !a.rl.Add(r.Span, r.State) {
-		// Emitted here before: its trace is out.
-		a.stats.Late++
-		ack(d)
-		return
-	}
 	a.recs[id] = h
 	c := a.join(h)
 	a.forward(ctx, c, h)
-	if done := r.State.DoneNS; done > a.maxDone {
-		a.maxDone = done
-		a.wallSeen = wall
+	if a.tr.Owns(c.parts.min()) {
+		a.feed(c)
+	} else {
+		a.unfed = append(a.unfed, h)
+		a.release(h, c.parts.min())
+	}
+	if h.done > a.maxDone {
+		a.maxDone = h.done
+		a.wallSeen = now
+	}
+}
+
+// maxKeys bounds the join keys of a record.
+const maxKeys = 1024
+
+// skip counts and acks a record that cannot be used.
+func (a *Assembler) skip(d Delivery, err error) {
+	if errors.Is(err, ErrVersion) {
+		a.stats.Foreign++
+	} else {
+		a.stats.Malformed++
+	}
+	a.log.Debug("skipped record", "partition", d.Partition, "err", err)
+	ack(d)
+}
+
+// feed gives the Relinker every record of c not given yet.
+func (a *Assembler) feed(c *comp) {
+	for _, h := range c.recs {
+		if h.fed {
+			continue
+		}
+		h.fed = true
+		r, err := Decode(h.data)
+		if err != nil {
+			delete(c.recs, h.id)
+			delete(a.recs, h.id)
+			for _, d := range h.dels {
+				a.skip(d, err)
+			}
+			continue
+		}
+		if !a.rl.Add(r.Span, r.State) {
+			// Emitted here before: its trace is out.
+			a.stats.Late++
+			delete(c.recs, h.id)
+			delete(a.recs, h.id)
+			for _, d := range h.dels {
+				ack(d)
+			}
+		}
+	}
+}
+
+// release acks the deliveries of a record held for forwarding only once
+// the owner of its trace has it.
+func (a *Assembler) release(h *rec, owner int) {
+	if h.fed || !h.sent.has(owner) {
+		return
+	}
+	for _, d := range h.dels {
+		ack(d)
+	}
+	h.dels = nil
+}
+
+func nak(d Delivery) {
+	if d.Nak != nil {
+		d.Nak()
+	}
+}
+
+// fromPartition reports whether h was delivered from partition p.
+func (h *rec) fromPartition(p int) bool {
+	for _, d := range h.dels {
+		if d.Partition == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Touch tells the broker that every held record is still being worked on.
+func (a *Assembler) Touch() {
+	for _, h := range a.recs {
+		for _, d := range h.dels {
+			if d.Touch != nil {
+				d.Touch()
+			}
+		}
 	}
 }
 
@@ -270,6 +386,10 @@ func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
 		who[i].sent |= 1 << uint(m.Partition)
 	}
 	c.fwd |= want
+	owner := c.parts.min()
+	for _, r := range who {
+		a.release(r, owner)
+	}
 }
 
 // Tick advances the assembler's clock to wall time now: packet time is
@@ -281,12 +401,65 @@ func (a *Assembler) Tick(now time.Time) {
 	}
 	t := a.maxDone + int64(now.Sub(a.wallSeen)) - int64(a.cfg.Lateness)
 	a.rl.Advance(t)
+	a.expire(t)
+}
+
+// expire forgets the records held for forwarding only whose completion
+// is more than a window before packet time t.
+func (a *Assembler) expire(t int64) {
+	n := 0
+	for _, h := range a.unfed {
+		if h.done+a.window > t {
+			break
+		}
+		n++
+		if h.fed || a.recs[h.id] != h {
+			continue
+		}
+		a.drop(h)
+		for _, d := range h.dels {
+			// Not forwarded to the owner (forward errors): deliver
+			// again.
+			if d.Nak != nil {
+				d.Nak()
+			}
+		}
+	}
+	a.unfed = a.unfed[n:]
+}
+
+// drop forgets a held record.
+func (a *Assembler) drop(h *rec) {
+	delete(a.recs, h.id)
+	c := a.keys[h.keys[0]]
+	if c == nil {
+		return
+	}
+	delete(c.recs, h.id)
+	if len(c.recs) == 0 {
+		for _, k := range c.keys {
+			if a.keys[k] == c {
+				delete(a.keys, k)
+			}
+		}
+	}
 }
 
 // Flush replays everything and emits every held trace (at the end of a
 // batch, --exit-when-idle).
 func (a *Assembler) Flush() error {
 	err := a.rl.Flush()
+	for _, h := range a.unfed {
+		if a.recs[h.id] == h && !h.fed {
+			a.drop(h)
+			for _, d := range h.dels {
+				if d.Nak != nil {
+					d.Nak()
+				}
+			}
+		}
+	}
+	a.unfed = nil
 	return errors.Join(err, a.err)
 }
 
@@ -339,20 +512,32 @@ func (e emitter) WriteTrace(t *correlate.Trace) error {
 	} else {
 		a.stats.HandedOff += uint64(len(t.Spans))
 		for _, h := range hs {
-			if !h.sent.has(owner) {
+			switch {
+			case h.fromPartition(owner):
+				// This instance no longer owns that partition
+				// (rebalanced): its new owner gets it again.
+				for _, d := range h.dels {
+					if d.Partition == owner {
+						nak(d)
+					} else {
+						ack(d)
+					}
+				}
+			case h.sent.has(owner):
+				for _, d := range h.dels {
+					ack(d)
+				}
+			default:
 				// The forward failed: try once more, else have it
 				// delivered again.
-				if a.tr.Publish(context.Background(), []Message{{Partition: owner, Data: h.data}}) != nil {
-					for _, d := range h.dels {
-						if d.Nak != nil {
-							d.Nak()
-						}
+				err := a.tr.Publish(context.Background(), []Message{{Partition: owner, Data: h.data}})
+				for _, d := range h.dels {
+					if err != nil {
+						nak(d)
+					} else {
+						ack(d)
 					}
-					continue
 				}
-			}
-			for _, d := range h.dels {
-				ack(d)
 			}
 		}
 	}
@@ -373,3 +558,71 @@ func (e emitter) WriteTrace(t *correlate.Trace) error {
 }
 
 func (e emitter) Close() error { return nil }
+
+// Consumer is a Transport that also delivers the records of the
+// partitions this instance owns.
+type Consumer interface {
+	Transport
+	// Deliveries returns the channel records arrive on.
+	Deliveries() <-chan Delivery
+}
+
+// RunConfig configures Run.
+type RunConfig struct {
+	// ExitWhenIdle, when set, makes Run flush everything and return once
+	// no record has arrived for that long.
+	ExitWhenIdle time.Duration
+	// Tick is how often the clock advances; 0 means 250 ms.
+	Tick time.Duration
+	// TouchEvery is how often held records are reported in progress to
+	// the broker; 0 means 5 s.
+	TouchEvery time.Duration
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run feeds a from c until ctx is done or, with ExitWhenIdle, until no
+// record arrived for that long; then it flushes every held trace (and
+// acks their records). It returns the first sink error.
+func Run(ctx context.Context, a *Assembler, c Consumer, cfg *RunConfig) error {
+	var rc RunConfig
+	if cfg != nil {
+		rc = *cfg
+	}
+	if rc.Tick <= 0 {
+		rc.Tick = 250 * time.Millisecond
+	}
+	if rc.TouchEvery <= 0 {
+		rc.TouchEvery = 5 * time.Second
+	}
+	if rc.Now == nil {
+		rc.Now = time.Now
+	}
+	tick := time.NewTicker(rc.Tick)
+	defer tick.Stop()
+	last := rc.Now()
+	lastTouch := last
+	in := c.Deliveries()
+	for {
+		select {
+		case <-ctx.Done():
+			return a.Flush()
+		case d, ok := <-in:
+			if !ok {
+				return a.Flush()
+			}
+			last = rc.Now()
+			a.Deliver(ctx, d, last)
+		case <-tick.C:
+			now := rc.Now()
+			a.Tick(now)
+			if now.Sub(lastTouch) >= rc.TouchEvery {
+				a.Touch()
+				lastTouch = now
+			}
+			if rc.ExitWhenIdle > 0 && now.Sub(last) >= rc.ExitWhenIdle {
+				return a.Flush()
+			}
+		}
+	}
+}

@@ -68,7 +68,7 @@ type Spool struct {
 	cond   *sync.Cond
 	mem    []Message
 	memB   int
-	infl   int // records at the head of mem being published
+	infl   int      // records at the head of mem being published
 	segs   []string // disk segments, oldest first
 	diskB  int64
 	nextSg uint64
