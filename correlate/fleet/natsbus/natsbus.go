@@ -97,6 +97,7 @@ type Bus struct {
 	subs []string
 
 	mu      sync.Mutex
+	ensured bool // the stream exists
 	owned   map[int]jetstream.ConsumeContext
 	members []string
 	out     chan fleet.Delivery
@@ -104,7 +105,9 @@ type Bus struct {
 	wg      sync.WaitGroup
 }
 
-// Open connects and makes sure the stream exists.
+// Open connects and makes sure the stream exists. When the broker cannot
+// be reached, Open still returns a Bus that keeps trying (Publish fails
+// meanwhile, so an agent's Spool keeps the records).
 func Open(ctx context.Context, cfg *Config) (*Bus, error) {
 	b := &Bus{owned: map[int]jetstream.ConsumeContext{}}
 	if cfg != nil {
@@ -173,9 +176,11 @@ func Open(ctx context.Context, cfg *Config) (*Bus, error) {
 		nc.Close()
 		return nil, fmt.Errorf("natsbus: %s: %w", Redact(c.URL), err)
 	}
-	if err := b.ensureStream(ctx); err != nil {
-		nc.Close()
-		return nil, err
+	if nc.IsConnected() {
+		if err := b.ensureStream(ctx); err != nil {
+			nc.Close()
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -220,6 +225,12 @@ func (b *Bus) options() ([]nats.Option, error) {
 }
 
 func (b *Bus) ensureStream(ctx context.Context) error {
+	b.mu.Lock()
+	done := b.ensured
+	b.mu.Unlock()
+	if done {
+		return nil
+	}
 	c := &b.cfg
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -234,6 +245,9 @@ func (b *Bus) ensureStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsbus: stream %s on %s: %w", c.Stream, Redact(c.URL), err)
 	}
+	b.mu.Lock()
+	b.ensured = true
+	b.mu.Unlock()
 	return nil
 }
 
@@ -245,6 +259,9 @@ func (b *Bus) Publish(ctx context.Context, msgs []fleet.Message) error {
 	}
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("natsbus: publish to %s: not connected", Redact(b.cfg.URL))
+	}
+	if err := b.ensureStream(ctx); err != nil {
+		return err
 	}
 	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
@@ -283,6 +300,9 @@ func (b *Bus) Deliveries() <-chan fleet.Delivery { return b.out }
 // and consumes the partitions it owns until Close.
 func (b *Bus) Consume(ctx context.Context) error {
 	c := &b.cfg
+	if err := b.ensureStream(ctx); err != nil {
+		return err
+	}
 	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   c.Stream + "-assemblers",
 		TTL:      c.MemberTTL,
