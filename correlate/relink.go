@@ -131,6 +131,10 @@ func (r *Relinker) Add(s *Span, st SpanState) bool {
 	return true
 }
 
+// Forget lets a span with this id be added again (its trace was handed
+// to another assembler and the record may come back).
+func (r *Relinker) Forget(id string) { delete(r.seen, id) }
+
 func (r *Relinker) remember(id string) {
 	if len(r.order) < maxSeen {
 		r.order = append(r.order, id)

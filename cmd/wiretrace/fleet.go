@@ -140,7 +140,11 @@ func (p *publishFlags) openAgent(cmd *cobra.Command, ccfg *correlate.Config) (*a
 	if err != nil {
 		return nil, err
 	}
-	sp, err := fleet.OpenSpool(&fleet.SpoolConfig{MaxMemory: p.spoolMemMiB << 20, Dir: p.spoolDir, Logger: log}, b)
+	mem := p.spoolMemMiB << 20
+	if mem <= 0 {
+		mem = 1 // everything beyond the batch being sent goes to --spool-dir
+	}
+	sp, err := fleet.OpenSpool(&fleet.SpoolConfig{MaxMemory: mem, Dir: p.spoolDir, Logger: log}, b)
 	if err != nil {
 		b.Close()
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/wiretrace/wiretrace/correlate"
@@ -41,11 +42,11 @@ type Config struct {
 	Correlate correlate.Config
 	// Partitions is the number of partitions; 0 means DefaultPartitions.
 	Partitions int
-	// Lateness is how far, in packet time, the assembler stays behind the
-	// newest span completion it has seen (extrapolated by the wall clock
-	// while no record arrives) before it replays spans and closes
-	// windows: a span that arrives less late than that is linked as if
-	// it had arrived in order. 0 means 2 s.
+	// Lateness is how long a record waits after it arrived, and how far
+	// in packet time the assembler stays behind its agents' progress,
+	// before spans are replayed and windows close (see Tick): a span
+	// that arrives less late than that is linked as if it had arrived in
+	// order. 0 means 2 s.
 	Lateness time.Duration
 	// Logger receives lifecycle events; nil discards.
 	Logger *slog.Logger
@@ -95,8 +96,14 @@ type Assembler struct {
 	unfed  []*rec          // records held for forwarding only, in arrival order
 	window int64
 
-	maxDone  int64     // newest completion seen
-	wallSeen time.Time // wall time when maxDone last grew
+	owned    partSet   // partitions owned at the last Tick
+	acks     []Delivery // of emitted traces, acked once the sink flushed
+	// Clock: each record matures Lateness after it arrived; an agent's
+	// progress is the newest completion among its mature records.
+	agents   map[string]*agentClock
+	pend     []arrival // records not yet mature, in arrival order
+	lastSeen time.Time // wall time of the latest arrival
+	maxDone  int64     // newest mature completion of any agent
 	err      error
 }
 
@@ -107,6 +114,9 @@ type comp struct {
 	recs  map[string]*rec
 	parts partSet // partitions of its keys
 	fwd   partSet // partitions every record of it was forwarded to
+	// lost is set when this instance stopped owning the component's
+	// owner partition while holding it: its traces are not emitted here.
+	lost bool
 }
 
 // rec is a record held until its trace is emitted (by this instance or
@@ -125,7 +135,7 @@ type rec struct {
 
 // New returns an Assembler writing to sink.
 func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
-	a := &Assembler{tr: tr, keys: map[string]*comp{}, recs: map[string]*rec{}}
+	a := &Assembler{tr: tr, keys: map[string]*comp{}, recs: map[string]*rec{}, agents: map[string]*agentClock{}}
 	if cfg != nil {
 		a.cfg = *cfg
 	}
@@ -156,7 +166,8 @@ func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
 type head struct {
 	V    int      `json:"v"`
 	Keys []string `json:"keys"`
-	Span struct {
+	Agent string `json:"agent"`
+	Span  struct {
 		SpanID string `json:"span_id"`
 	} `json:"span"`
 	State struct {
@@ -187,9 +198,15 @@ func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 	if h := a.recs[id]; h != nil {
 		a.stats.Duplicates++
 		h.sent |= 1 << uint(d.Partition)
-		if h.fed {
+		c := a.keys[h.keys[0]]
+		switch {
+		case h.fed:
 			h.dels = append(h.dels, d)
-		} else {
+		case c != nil && a.tr.Owns(c.parts.min()):
+			// This instance took over the owner partition.
+			h.dels = append(h.dels, d)
+			a.feed(c)
+		default:
 			ack(d) // held for forwarding only: the owner has its own copy
 		}
 		return
@@ -201,17 +218,26 @@ func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 	h.sent = partsOf(h.keys, a.cfg.Partitions) | 1<<uint(d.Partition)
 	a.recs[id] = h
 	c := a.join(h)
-	a.forward(ctx, c, h)
+	// Feed before forwarding: forward releases (acks) the records that
+	// are held for forwarding only.
 	if a.tr.Owns(c.parts.min()) {
 		a.feed(c)
 	} else {
 		a.unfed = append(a.unfed, h)
-		a.release(h, c.parts.min())
 	}
-	if h.done > a.maxDone {
-		a.maxDone = h.done
-		a.wallSeen = now
+	a.forward(ctx, c, h)
+	a.release(h, c.parts.min())
+	a.lastSeen = now
+	ag := a.agents[hd.Agent]
+	if ag == nil {
+		if len(a.agents) >= maxAgents {
+			a.forgetAgents(now, 0)
+		}
+		ag = &agentClock{}
+		a.agents[hd.Agent] = ag
 	}
+	ag.last = now
+	a.pend = append(a.pend, arrival{at: now, agent: ag, done: h.done})
 }
 
 // maxKeys bounds the join keys of a record.
@@ -338,6 +364,7 @@ func (a *Assembler) merge(x, y *comp) *comp {
 	}
 	x.parts |= y.parts
 	x.fwd &= y.fwd
+	x.lost = x.lost || y.lost
 	return x
 }
 
@@ -392,16 +419,129 @@ func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
 	}
 }
 
-// Tick advances the assembler's clock to wall time now: packet time is
-// the newest completion seen, plus the wall time since it was seen, minus
-// Lateness. Spans are replayed and traces emitted up to there.
+// agentClock is an agent's progress as this assembler sees it.
+type agentClock struct {
+	last   time.Time // wall time of its latest record
+	mature int64     // newest completion among its mature records
+}
+
+// arrival is a record waiting to mature.
+type arrival struct {
+	at    time.Time
+	agent *agentClock
+	done  int64
+}
+
+// maxAgents bounds the agents whose clocks are kept.
+const maxAgents = 1 << 14
+
+// forgetAgents drops the clocks of agents quiet for longer than d.
+func (a *Assembler) forgetAgents(now time.Time, d time.Duration) {
+	for name, ag := range a.agents {
+		if now.Sub(ag.last) >= d {
+			delete(a.agents, name)
+		}
+	}
+}
+
+// Tick advances the assembler's clock to wall time now, and replays spans
+// and emits traces up to it. A record matures Lateness after it arrived
+// (so that its copies forwarded by other assemblers arrive too). Packet
+// time is then the least progress (newest mature completion) of the
+// agents that sent records within the last Lateness, minus Lateness;
+// agents quiet for longer have sent everything they had. When every agent
+// is quiet, packet time moves on with the wall clock from the newest
+// completion. Joins never depend on this clock; it only decides when a
+// trace is final.
 func (a *Assembler) Tick(now time.Time) {
+	a.checkOwnership()
+	late := a.cfg.Lateness
+	n := 0
+	for _, e := range a.pend {
+		if now.Sub(e.at) < late {
+			break
+		}
+		e.agent.mature = max(e.agent.mature, e.done)
+		a.maxDone = max(a.maxDone, e.done)
+		n++
+	}
+	a.pend = a.pend[n:]
 	if a.maxDone == 0 {
 		return
 	}
-	t := a.maxDone + int64(now.Sub(a.wallSeen)) - int64(a.cfg.Lateness)
+	t := int64(math.MaxInt64)
+	active := false
+	for _, ag := range a.agents {
+		if now.Sub(ag.last) >= late {
+			continue
+		}
+		active = true
+		t = min(t, ag.mature-int64(late))
+	}
+	if !active {
+		t = a.maxDone + int64(now.Sub(a.lastSeen)) - 2*int64(late)
+	}
+	if len(a.agents) > 64 {
+		a.forgetAgents(now, 10*time.Minute)
+	}
 	a.rl.Advance(t)
 	a.expire(t)
+	a.commit()
+}
+
+// Flusher is a sink that can push what it wrote to its destination
+// (jsonl.Writer, tree.Writer, correlate.Tee of them).
+type Flusher interface {
+	Flush() error
+}
+
+// commit flushes the sink and acks the records of the traces it took. A
+// sink that cannot flush (it writes at Close, or exports on its own) has
+// its records acked as it takes them.
+func (a *Assembler) commit() {
+	if len(a.acks) == 0 {
+		return
+	}
+	if f, ok := a.sink.(Flusher); ok {
+		if err := f.Flush(); err != nil {
+			// Not acked: the records come back after the ack wait.
+			a.log.Warn("sink flush", "err", err)
+			if a.err == nil {
+				a.err = err
+			}
+			a.acks = a.acks[:0]
+			return
+		}
+	}
+	for _, d := range a.acks {
+		ack(d)
+	}
+	a.acks = a.acks[:0]
+}
+
+// checkOwnership marks the components whose owner partition this
+// instance no longer owns (the assemblers rebalanced): their traces go to
+// the new owner, which gets the records again (nak).
+func (a *Assembler) checkOwnership() {
+	var now partSet
+	for p := 0; p < a.cfg.Partitions; p++ {
+		if a.tr.Owns(p) {
+			now |= 1 << uint(p)
+		}
+	}
+	lost, gained := a.owned&^now, now&^a.owned
+	a.owned = now
+	if lost|gained == 0 {
+		return
+	}
+	for _, c := range a.keys {
+		switch o := c.parts.min(); {
+		case lost.has(o):
+			c.lost = true
+		case gained.has(o) && !c.lost:
+			a.feed(c)
+		}
+	}
 }
 
 // expire forgets the records held for forwarding only whose completion
@@ -460,6 +600,7 @@ func (a *Assembler) Flush() error {
 		}
 	}
 	a.unfed = nil
+	a.commit()
 	return errors.Join(err, a.err)
 }
 
@@ -498,20 +639,19 @@ func (e emitter) WriteTrace(t *correlate.Trace) error {
 		owner = c.parts.min()
 	}
 	var err error
-	if c == nil || a.tr.Owns(owner) {
+	if c == nil || a.tr.Owns(owner) && !c.lost {
 		err = a.sink.WriteTrace(t)
 		if err != nil && a.err == nil {
 			a.err = err
 		}
 		a.stats.Emitted += uint64(len(t.Spans))
 		for _, h := range hs {
-			for _, d := range h.dels {
-				ack(d)
-			}
+			a.acks = append(a.acks, h.dels...)
 		}
 	} else {
 		a.stats.HandedOff += uint64(len(t.Spans))
 		for _, h := range hs {
+			a.rl.Forget(h.id)
 			switch {
 			case h.fromPartition(owner):
 				// This instance no longer owns that partition

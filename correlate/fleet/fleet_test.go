@@ -109,4 +109,3 @@ func TestEquivalenceInProcess(t *testing.T) {
 		})
 	}
 }
-

@@ -166,9 +166,17 @@ func (s *Spool) overflow() {
 // writeSegment writes msgs to a new segment: per record a 4-byte
 // partition, a 4-byte length and the data (big-endian).
 func (s *Spool) writeSegment(msgs []Message) error {
-	name := filepath.Join(s.cfg.Dir, fmt.Sprintf("spool-%020d.wts", s.nextSg))
-	s.nextSg++
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	var name string
+	var f *os.File
+	var err error
+	for range 64 {
+		name = filepath.Join(s.cfg.Dir, fmt.Sprintf("spool-%020d.wts", s.nextSg))
+		s.nextSg++
+		f, err = os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		s.log.Warn("spool segment", "err", err)
 		return err

@@ -314,6 +314,17 @@ func (b *Bus) Consume(ctx context.Context) error {
 	}
 	b.out = make(chan fleet.Delivery, 1024)
 	ctx, b.cancel = context.WithCancel(ctx)
+	// Announce this instance and let the others see it before taking
+	// partitions, so that assemblers started together do not first take
+	// each other's partitions.
+	if _, err := kv.Put(ctx, key(c.Name), []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		return fmt.Errorf("natsbus: membership: %w", err)
+	}
+	select {
+	case <-time.After(c.MemberTTL / 2):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if err := b.heartbeat(ctx, kv); err != nil {
 		return err
 	}
@@ -427,7 +438,7 @@ func (b *Bus) consume(ctx context.Context, p int) (jetstream.ConsumeContext, err
 		case b.out <- d:
 		case <-ctx.Done():
 		}
-	})
+	}, jetstream.PullExpiry(max(time.Second, c.MemberTTL)), jetstream.PullHeartbeat(max(time.Second, c.MemberTTL)/2))
 }
 
 // Close stops consuming, leaves the assemblers and closes the connection

@@ -150,4 +150,3 @@ func Diff(t *testing.T, want, got map[string]string) {
 		t.Errorf("fleet output differs from one replay of every capture (-want +got):\n%s", d)
 	}
 }
-
