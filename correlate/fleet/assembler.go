@@ -96,8 +96,8 @@ type Assembler struct {
 	unfed  []*rec          // records held for forwarding only, in arrival order
 	window int64
 
-	owned    partSet   // partitions owned at the last Tick
-	acks     []Delivery // of emitted traces, acked once the sink flushed
+	owned partSet    // partitions owned at the last Tick
+	acks  []Delivery // of emitted traces, acked once the sink flushed
 	// Clock: each record matures Lateness after it arrived; an agent's
 	// progress is the newest completion among its mature records.
 	agents   map[string]*agentClock
@@ -164,9 +164,9 @@ func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
 // head is the part of a record an assembler reads before it knows it
 // owns the record's trace.
 type head struct {
-	V    int      `json:"v"`
-	Keys []string `json:"keys"`
-	Agent string `json:"agent"`
+	V     int      `json:"v"`
+	Keys  []string `json:"keys"`
+	Agent string   `json:"agent"`
 	Span  struct {
 		SpanID string `json:"span_id"`
 	} `json:"span"`
