@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // fleetCaptures are the captures of the fleet tests: three capture points
@@ -327,4 +328,33 @@ func logConsumers(t *testing.T, url string) {
 		}
 		t.Logf("partition %d: delivered=%d ack_floor=%d pending=%d ack_pending=%d redelivered=%d waiting=%d", p, ci.Delivered.Consumer, ci.AckFloor.Consumer, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
 	}
+}
+
+// TestFleetKafka: the same through Kafka (kfake): three agent processes,
+// two assembler processes in one consumer group.
+func TestFleetKafka(t *testing.T) {
+	cl, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	url := "kafka://" + strings.Join(cl.ListenAddrs(), ",")
+	want := reference(t, allFiles(fleetCaptures), 100)
+	dir := t.TempDir()
+	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	var asms []*proc
+	for i, o := range outs {
+		asms = append(asms, startAssembler(t, url, o, "--exit-when-idle", "6s", "--lateness", "60s", "--name", fmt.Sprintf("asm%d", i)))
+	}
+	for _, a := range startAgents(t, url, fleetCaptures) {
+		if err := a.wait(t, time.Minute); err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+	}
+	for _, a := range asms {
+		if err := a.wait(t, 2*time.Minute); err != nil {
+			t.Fatalf("assembler: %v", err)
+		}
+	}
+	compareFleet(t, want, outs...)
 }
