@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -357,4 +358,97 @@ func TestFleetKafka(t *testing.T) {
 		}
 	}
 	compareFleet(t, want, outs...)
+}
+
+// TestServeAgentsListen: serve --agents-listen embeds JetStream; agents
+// publish to it and the Jaeger query API serves their traces.
+func TestServeAgentsListen(t *testing.T) {
+	ports := freePorts(t, 2)
+	groups := [][]string{{"two_points_gateway.pcap"}, {"two_points_backend.pcap"}}
+	want := reference(t, allFiles(groups), 12)
+	srv := startProc(t, "serve", "--agents-listen", ports[0], "--listen", ports[1], "--exit-when-idle", "3s", "--partitions", "8")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(srv.stderr.String(), "serving the query API") {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", srv.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, a := range startAgents(t, "nats://"+ports[0], groups) {
+		if err := a.wait(t, time.Minute); err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+	}
+	// Every trace of the reference, span for span, from the query API.
+	traces := map[string][]string{}
+	for id, line := range want {
+		var s struct {
+			TraceID string `json:"trace_id"`
+		}
+		json.Unmarshal([]byte(line), &s)
+		traces[s.TraceID] = append(traces[s.TraceID], id)
+	}
+	for deadline = time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		missing := 0
+		for tid, spans := range traces {
+			got := jaegerSpanIDs(t, "http://"+ports[1]+"/api/traces/"+tid)
+			for _, id := range spans {
+				if !got[id] {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spans of %d traces not served:\n%s", missing, len(traces), srv.stderr.String())
+		}
+	}
+	srv.cmd.Process.Signal(os.Interrupt)
+	if err := srv.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+// jaegerSpanIDs returns the span ids of a Jaeger API trace response.
+func jaegerSpanIDs(t *testing.T, url string) map[string]bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data []struct {
+			Spans []struct {
+				SpanID string `json:"spanID"`
+			} `json:"spans"`
+		} `json:"data"`
+	}
+	json.NewDecoder(resp.Body).Decode(&r)
+	out := map[string]bool{}
+	for _, d := range r.Data {
+		for _, s := range d.Spans {
+			out[s.SpanID] = true
+		}
+	}
+	return out
+}
+
+// TestConfigRedactsBrokerURL: no password of a broker URL in 'wiretrace
+// config' output.
+func TestConfigRedactsBrokerURL(t *testing.T) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"config", "--from", "nats://fleet:s3cret-pw@broker:4222"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "s3cret-pw") {
+		t.Errorf("password in config output:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "from: nats://fleet:xxxxx@broker:4222") {
+		t.Errorf("redacted --from missing:\n%s", out.String())
+	}
 }
