@@ -343,14 +343,16 @@ func TestFleetKafka(t *testing.T) {
 	want := reference(t, allFiles(fleetCaptures), 100)
 	dir := t.TempDir()
 	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
-	var asms []*proc
-	for i, o := range outs {
-		asms = append(asms, startAssembler(t, url, o, "--exit-when-idle", "6s", "--lateness", "60s", "--name", fmt.Sprintf("asm%d", i)))
-	}
+	// The records wait in the topic; the assemblers start after the
+	// agents, so that a slow machine cannot make them idle before.
 	for _, a := range startAgents(t, url, fleetCaptures) {
 		if err := a.wait(t, time.Minute); err != nil {
 			t.Fatalf("agent: %v", err)
 		}
+	}
+	var asms []*proc
+	for i, o := range outs {
+		asms = append(asms, startAssembler(t, url, o, "--exit-when-idle", "8s", "--lateness", "60s", "--name", fmt.Sprintf("asm%d", i)))
 	}
 	for _, a := range asms {
 		if err := a.wait(t, 2*time.Minute); err != nil {

@@ -98,6 +98,7 @@ type Assembler struct {
 
 	owned partSet    // partitions owned at the last Tick
 	acks  []Delivery // of emitted traces, acked once the sink flushed
+	fwdQ  []fwdItem  // forwards not yet published
 	// Clock: each record matures Lateness after it arrived; an agent's
 	// progress is the newest completion among its mature records.
 	agents   map[string]*agentClock
@@ -122,15 +123,20 @@ type comp struct {
 // rec is a record held until its trace is emitted (by this instance or
 // its owner).
 type rec struct {
-	id   string
-	keys []string
-	data []byte
-	done int64
-	sent partSet // partitions known to have it
-	dels []Delivery
+	id     string
+	keys   []string
+	data   []byte
+	done   int64
+	sent   partSet // partitions known to have it
+	queued partSet // partitions it is queued to be forwarded to
+	dels   []Delivery
 	// fed is set once the record went to the Relinker (this instance
 	// owned its component then).
 	fed bool
+	// stale is set on a record held for forwarding when this instance
+	// took over its owner partition: the previous owner may have written
+	// its trace already, so it is fed only if it is delivered again.
+	stale bool
 }
 
 // New returns an Assembler writing to sink.
@@ -203,9 +209,12 @@ func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 		case h.fed:
 			h.dels = append(h.dels, d)
 		case c != nil && a.tr.Owns(c.parts.min()):
-			// This instance took over the owner partition.
+			// This instance took over the owner partition and the
+			// record comes again: the previous owner did not write
+			// its trace.
 			h.dels = append(h.dels, d)
-			a.feed(c)
+			h.stale = false
+			a.feedOne(c, h)
 		default:
 			ack(d) // held for forwarding only: the owner has its own copy
 		}
@@ -257,8 +266,17 @@ func (a *Assembler) skip(d Delivery, err error) {
 // feed gives the Relinker every record of c not given yet.
 func (a *Assembler) feed(c *comp) {
 	for _, h := range c.recs {
+		if !h.stale {
+			a.feedOne(c, h)
+		}
+	}
+}
+
+// feedOne gives the Relinker one record.
+func (a *Assembler) feedOne(c *comp, h *rec) {
+	{
 		if h.fed {
-			continue
+			return
 		}
 		h.fed = true
 		r, err := Decode(h.data)
@@ -268,7 +286,7 @@ func (a *Assembler) feed(c *comp) {
 			for _, d := range h.dels {
 				a.skip(d, err)
 			}
-			continue
+			return
 		}
 		if !a.rl.Add(r.Span, r.State) {
 			// Emitted here before: its trace is out.
@@ -387,7 +405,7 @@ func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
 	var msgs []Message
 	var who []*rec
 	add := func(r *rec) {
-		(want &^ r.sent).each(func(p int) {
+		(want &^ r.sent &^ r.queued).each(func(p int) {
 			msgs = append(msgs, Message{Partition: p, Data: r.data})
 			who = append(who, r)
 		})
@@ -399,24 +417,59 @@ func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
 	} else {
 		add(h)
 	}
-	if len(msgs) == 0 {
-		c.fwd |= want
+	c.fwd |= want
+	for i, m := range msgs {
+		who[i].queued |= 1 << uint(m.Partition)
+		a.fwdQ = append(a.fwdQ, fwdItem{m, who[i]})
+	}
+	if len(a.fwdQ) >= maxForwardBatch {
+		a.FlushForwards(ctx)
+	}
+}
+
+// maxForwardBatch is the forwards queued before they are published.
+const maxForwardBatch = 512
+
+// fwdItem is a queued forward.
+type fwdItem struct {
+	m Message
+	r *rec
+}
+
+// FlushForwards publishes the queued forwards in one batch. Run calls it
+// whenever no delivery is waiting; Tick and Flush call it too.
+func (a *Assembler) FlushForwards(ctx context.Context) {
+	if len(a.fwdQ) == 0 {
 		return
 	}
-	if err := a.tr.Publish(ctx, msgs); err != nil {
+	msgs := make([]Message, len(a.fwdQ))
+	for i, f := range a.fwdQ {
+		msgs[i] = f.m
+	}
+	err := a.tr.Publish(ctx, msgs)
+	if err != nil {
 		a.stats.ForwardErr += uint64(len(msgs))
 		a.log.Warn("forward", "records", len(msgs), "err", err)
-		return
+	} else {
+		a.stats.Forwarded += uint64(len(msgs))
 	}
-	a.stats.Forwarded += uint64(len(msgs))
-	for i, m := range msgs {
-		who[i].sent |= 1 << uint(m.Partition)
+	for _, f := range a.fwdQ {
+		bit := partSet(1) << uint(f.m.Partition)
+		f.r.queued &^= bit
+		c := a.keys[f.r.keys[0]]
+		if err != nil {
+			if c != nil {
+				c.fwd = 0 // forward again with the next record
+			}
+			continue
+		}
+		f.r.sent |= bit
+		if c != nil && a.recs[f.r.id] == f.r {
+			a.release(f.r, c.parts.min())
+		}
 	}
-	c.fwd |= want
-	owner := c.parts.min()
-	for _, r := range who {
-		a.release(r, owner)
-	}
+	clear(a.fwdQ)
+	a.fwdQ = a.fwdQ[:0]
 }
 
 // agentClock is an agent's progress as this assembler sees it.
@@ -454,6 +507,7 @@ func (a *Assembler) forgetAgents(now time.Time, d time.Duration) {
 // completion. Joins never depend on this clock; it only decides when a
 // trace is final.
 func (a *Assembler) Tick(now time.Time) {
+	a.FlushForwards(context.Background())
 	a.checkOwnership()
 	late := a.cfg.Lateness
 	n := 0
@@ -538,8 +592,12 @@ func (a *Assembler) checkOwnership() {
 		switch o := c.parts.min(); {
 		case lost.has(o):
 			c.lost = true
-		case gained.has(o) && !c.lost:
-			a.feed(c)
+		case gained.has(o):
+			for _, h := range c.recs {
+				if !h.fed {
+					h.stale = true
+				}
+			}
 		}
 	}
 }
@@ -588,6 +646,7 @@ func (a *Assembler) drop(h *rec) {
 // Flush replays everything and emits every held trace (at the end of a
 // batch, --exit-when-idle).
 func (a *Assembler) Flush() error {
+	a.FlushForwards(context.Background())
 	err := a.rl.Flush()
 	for _, h := range a.unfed {
 		if a.recs[h.id] == h && !h.fed {
@@ -753,6 +812,9 @@ func Run(ctx context.Context, a *Assembler, c Consumer, cfg *RunConfig) error {
 			}
 			last = rc.Now()
 			a.Deliver(ctx, d, last)
+			if len(in) == 0 {
+				a.FlushForwards(ctx)
+			}
 		case <-tick.C:
 			now := rc.Now()
 			a.Tick(now)

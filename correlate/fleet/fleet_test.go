@@ -92,6 +92,9 @@ func TestEquivalenceInProcess(t *testing.T) {
 					moved = true
 					asms[m.Partition%tc.asms].Deliver(ctx, fleet.Delivery{Partition: m.Partition, Data: m.Data}, now)
 				}
+				for _, a := range asms {
+					a.FlushForwards(ctx)
+				}
 			}
 			for _, a := range asms {
 				if err := a.Flush(); err != nil {

@@ -42,7 +42,8 @@ type Config struct {
 	URL string
 	// Stream is the JetStream stream name; "" means "WIRETRACE".
 	Stream string
-	// Subject is the subject prefix; "" means "wiretrace.spans".
+	// Subject is the subject prefix; "" means "wiretrace.spans" for the
+	// default stream, else "wiretrace.<stream>.spans".
 	Subject string
 	// Partitions is the number of partitions; 0 means
 	// fleet.DefaultPartitions.
@@ -119,6 +120,9 @@ func Open(ctx context.Context, cfg *Config) (*Bus, error) {
 	}
 	if c.Subject == "" {
 		c.Subject = "wiretrace.spans"
+		if c.Stream != "WIRETRACE" {
+			c.Subject = "wiretrace." + strings.ToLower(key(c.Stream)) + ".spans"
+		}
 	}
 	if c.Partitions == 0 {
 		c.Partitions = fleet.DefaultPartitions
