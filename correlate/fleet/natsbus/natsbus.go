@@ -182,8 +182,9 @@ func Open(ctx context.Context, cfg *Config) (*Bus, error) {
 	}
 	if nc.IsConnected() {
 		if err := b.ensureStream(ctx); err != nil {
-			nc.Close()
-			return nil, err
+			// A cluster still electing its JetStream leader: Publish
+			// and Consume try again.
+			b.log.Warn("stream not ready yet", "err", err)
 		}
 	}
 	return b, nil
@@ -304,8 +305,20 @@ func (b *Bus) Deliveries() <-chan fleet.Delivery { return b.out }
 // and consumes the partitions it owns until Close.
 func (b *Bus) Consume(ctx context.Context) error {
 	c := &b.cfg
-	if err := b.ensureStream(ctx); err != nil {
-		return err
+	for i := 0; ; i++ {
+		err := b.ensureStream(ctx)
+		if err == nil {
+			break
+		}
+		if i == 5 || ctx.Err() != nil {
+			return err
+		}
+		b.log.Warn("stream not ready yet", "err", err)
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   c.Stream + "-assemblers",
