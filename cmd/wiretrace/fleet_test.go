@@ -343,16 +343,34 @@ func TestFleetKafka(t *testing.T) {
 	want := reference(t, allFiles(fleetCaptures), 100)
 	dir := t.TempDir()
 	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
-	// The records wait in the topic; the assemblers start after the
-	// agents, so that a slow machine cannot make them idle before.
+	// The agents publish once the consumer group has settled (both
+	// assemblers have partitions): a rebalance while traces are open may
+	// write one twice (see correlate/fleet, Limits).
+	var asms []*proc
+	for i, o := range outs {
+		asms = append(asms, startAssembler(t, url, o, "--exit-when-idle", "20s", "--lateness", "60s", "--name", fmt.Sprintf("asm%d", i)))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n := 0
+		for _, a := range asms {
+			if strings.Contains(a.stderr.String(), `partitions assigned" partitions="[`) {
+				n++
+			}
+		}
+		if n == len(asms) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer group did not settle")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
 	for _, a := range startAgents(t, url, fleetCaptures) {
 		if err := a.wait(t, time.Minute); err != nil {
 			t.Fatalf("agent: %v", err)
 		}
-	}
-	var asms []*proc
-	for i, o := range outs {
-		asms = append(asms, startAssembler(t, url, o, "--exit-when-idle", "8s", "--lateness", "60s", "--name", fmt.Sprintf("asm%d", i)))
 	}
 	for _, a := range asms {
 		if err := a.wait(t, 2*time.Minute); err != nil {

@@ -63,6 +63,9 @@ type Stats struct {
 	Emitted    uint64 // spans emitted by this instance (it owned their trace)
 	HandedOff  uint64 // spans whose trace another instance owns (not emitted here)
 	Late       uint64 // records of a span whose trace was already emitted here (acked, not emitted again)
+	// Announcements counts the key announcements received (the keys of
+	// a component, from the assembler of another of its partitions).
+	Announcements uint64
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -76,6 +79,7 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("emitted_spans", s.Emitted)
 	f("handed_off_spans", s.HandedOff)
 	f("late_records", s.Late)
+	f("announcements", s.Announcements)
 }
 
 // Assembler links span records from agents into traces: the central side
@@ -99,6 +103,8 @@ type Assembler struct {
 	owned partSet    // partitions owned at the last Tick
 	acks  []Delivery // of emitted traces, acked once the sink flushed
 	fwdQ  []fwdItem  // forwards not yet published
+	dirty []*comp    // components with keys to announce
+	sweep int        // ticks since the last sweep of key-only components
 	// Clock: each record matures Lateness after it arrived; an agent's
 	// progress is the newest completion among its mature records.
 	agents   map[string]*agentClock
@@ -114,7 +120,13 @@ type comp struct {
 	keys  []string
 	recs  map[string]*rec
 	parts partSet // partitions of its keys
-	fwd   partSet // partitions every record of it was forwarded to
+	// fwdTo is 1 + the owner partition every record was forwarded to.
+	fwdTo int
+	// told is how many of keys the other partitions were told of
+	// (announcements), dirty that there are more to tell.
+	told    int
+	dirty   bool
+	touched int64 // packet time it last changed, for expiry
 	// lost is set when this instance stopped owning the component's
 	// owner partition while holding it: its traces are not emitted here.
 	lost bool
@@ -171,6 +183,7 @@ func New(cfg *Config, tr Transport, sink correlate.Sink) (*Assembler, error) {
 // owns the record's trace.
 type head struct {
 	V     int      `json:"v"`
+	Ann   bool     `json:"ann"`
 	Keys  []string `json:"keys"`
 	Agent string   `json:"agent"`
 	Span  struct {
@@ -191,6 +204,9 @@ func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 		err = fmt.Errorf("fleet: record: %w: %v", ErrMalformed, err)
 	case hd.V != Version:
 		err = fmt.Errorf("fleet: record version %d (want %d): %w", hd.V, Version, ErrVersion)
+	case hd.Ann && len(hd.Keys) <= maxKeys:
+		a.announced(ctx, hd.Keys, d)
+		return
 	case len(hd.Span.SpanID) != 16 || !isHex(hd.Span.SpanID):
 		err = fmt.Errorf("fleet: record: %w: no span or bad span_id", ErrMalformed)
 	case len(hd.Keys) > maxKeys:
@@ -236,6 +252,7 @@ func (a *Assembler) Deliver(ctx context.Context, d Delivery, now time.Time) {
 	}
 	a.forward(ctx, c, h)
 	a.release(h, c.parts.min())
+	c.touched = a.maxDone
 	a.lastSeen = now
 	ag := a.agents[hd.Agent]
 	if ag == nil {
@@ -364,7 +381,9 @@ func (a *Assembler) join(h *rec) *comp {
 			c = a.merge(c, o)
 		}
 	}
-	c.recs[h.id] = h
+	if h.id != "" {
+		c.recs[h.id] = h
+	}
 	return c
 }
 
@@ -381,7 +400,10 @@ func (a *Assembler) merge(x, y *comp) *comp {
 		x.recs[id] = r
 	}
 	x.parts |= y.parts
-	x.fwd &= y.fwd
+	if x.fwdTo != y.fwdTo {
+		x.fwdTo = 0
+	}
+	x.told = 0
 	x.lost = x.lost || y.lost
 	return x
 }
@@ -397,34 +419,91 @@ func (a *Assembler) mine(p partSet) partSet {
 	return m
 }
 
-// forward publishes the records of c to the partitions of c's keys that
-// do not have them yet, so that every partition of a trace, and so its
-// owner (the lowest), sees every record of it.
+// forward queues the records of c for its owner partition, when another
+// instance owns it: every record of c once the owner changed, else h. It
+// marks c for an announcement when it has keys the other partitions of c
+// were not told of (FlushForwards sends them).
 func (a *Assembler) forward(ctx context.Context, c *comp, h *rec) {
-	want := c.parts &^ a.mine(c.parts)
-	var msgs []Message
-	var who []*rec
-	add := func(r *rec) {
-		(want &^ r.sent &^ r.queued).each(func(p int) {
-			msgs = append(msgs, Message{Partition: p, Data: r.data})
-			who = append(who, r)
-		})
+	if len(c.keys) > c.told && c.parts&^a.mine(c.parts) != 0 {
+		if !c.dirty {
+			c.dirty = true
+			a.dirty = append(a.dirty, c)
+		}
 	}
-	if want&^c.fwd != 0 {
+	owner := c.parts.min()
+	if a.tr.Owns(owner) {
+		return
+	}
+	add := func(r *rec) {
+		bit := partSet(1) << uint(owner)
+		if (r.sent|r.queued)&bit != 0 {
+			return
+		}
+		r.queued |= bit
+		a.fwdQ = append(a.fwdQ, fwdItem{Message{Partition: owner, Data: r.data}, r})
+	}
+	if c.fwdTo != owner+1 {
 		for _, r := range c.recs {
 			add(r)
 		}
-	} else {
+		c.fwdTo = owner + 1
+	} else if h != nil {
 		add(h)
-	}
-	c.fwd |= want
-	for i, m := range msgs {
-		who[i].queued |= 1 << uint(m.Partition)
-		a.fwdQ = append(a.fwdQ, fwdItem{m, who[i]})
 	}
 	if len(a.fwdQ) >= maxForwardBatch {
 		a.FlushForwards(ctx)
 	}
+}
+
+// announced takes an announcement: the keys of a component as another
+// assembler knows them. Its keys join the components here, so that every
+// partition of a component learns all of its keys and computes the same
+// owner; records held here then go to that owner.
+func (a *Assembler) announced(ctx context.Context, keys []string, d Delivery) {
+	a.stats.Announcements++
+	ack(d)
+	if len(keys) == 0 {
+		return
+	}
+	c := a.join(&rec{keys: keys})
+	c.touched = a.maxDone
+	if a.tr.Owns(c.parts.min()) {
+		a.feed(c)
+	}
+	a.forward(ctx, c, nil)
+	for _, r := range c.recs {
+		a.release(r, c.parts.min())
+	}
+}
+
+// announce queues, for each component with keys not yet told, an
+// announcement of its keys to each of its partitions this instance does
+// not own.
+func (a *Assembler) announce() {
+	for _, c := range a.dirty {
+		c.dirty = false
+		if len(c.keys) == 0 || a.keys[c.keys[0]] != c || len(c.keys) <= c.told {
+			continue // merged away, or emptied
+		}
+		keys := c.keys
+		if len(keys) > maxKeys {
+			keys = keys[:maxKeys]
+		}
+		b, err := json.Marshal(struct {
+			V    int      `json:"v"`
+			Ann  bool     `json:"ann"`
+			Keys []string `json:"keys"`
+		}{Version, true, keys})
+		if err != nil {
+			continue
+		}
+		c.told = len(c.keys)
+		(c.parts &^ a.mine(c.parts)).each(func(p int) {
+			a.fwdQ = append(a.fwdQ, fwdItem{m: Message{Partition: p, Data: b}})
+		})
+	}
+	clear(a.dirty)
+	a.dirty = a.dirty[:0]
 }
 
 // maxForwardBatch is the forwards queued before they are published.
@@ -439,6 +518,7 @@ type fwdItem struct {
 // FlushForwards publishes the queued forwards in one batch. Run calls it
 // whenever no delivery is waiting; Tick and Flush call it too.
 func (a *Assembler) FlushForwards(ctx context.Context) {
+	a.announce()
 	if len(a.fwdQ) == 0 {
 		return
 	}
@@ -454,12 +534,15 @@ func (a *Assembler) FlushForwards(ctx context.Context) {
 		a.stats.Forwarded += uint64(len(msgs))
 	}
 	for _, f := range a.fwdQ {
+		if f.r == nil {
+			continue // an announcement
+		}
 		bit := partSet(1) << uint(f.m.Partition)
 		f.r.queued &^= bit
 		c := a.keys[f.r.keys[0]]
 		if err != nil {
 			if c != nil {
-				c.fwd = 0 // forward again with the next record
+				c.fwdTo, c.told = 0, 0 // again with the next record
 			}
 			continue
 		}
@@ -624,6 +707,14 @@ func (a *Assembler) expire(t int64) {
 		}
 	}
 	a.unfed = a.unfed[n:]
+	if a.sweep++; a.sweep >= 16 {
+		a.sweep = 0
+		for k, c := range a.keys {
+			if len(c.recs) == 0 && c.touched+a.window < t {
+				delete(a.keys, k)
+			}
+		}
+	}
 }
 
 // drop forgets a held record.
@@ -714,9 +805,13 @@ func (e emitter) WriteTrace(t *correlate.Trace) error {
 			switch {
 			case h.fromPartition(owner):
 				// This instance no longer owns that partition
-				// (rebalanced): its new owner gets it again.
+				// (rebalanced): its new owner gets the record again,
+				// as a new copy (Kafka cannot redeliver one record
+				// without replaying the partition from it), else by
+				// a nak.
+				err := a.tr.Publish(context.Background(), []Message{{Partition: owner, Data: h.data}})
 				for _, d := range h.dels {
-					if d.Partition == owner {
+					if err != nil && d.Partition == owner {
 						nak(d)
 					} else {
 						ack(d)
