@@ -41,15 +41,17 @@
 //   - its owner is the lowest partition among the partitions of all its
 //     keys; only the assembler that owns that partition links and writes
 //     the component's traces;
-//   - an assembler forwards every record of a component to every
-//     partition of the component's keys that it does not own, once per
-//     record and partition, whenever the component gains a record or a
-//     key. So each partition that a component touches ends up with every
-//     record of it, every assembler computes the same key set and the
-//     same owner, and the owner has the whole component: a component that
-//     grows through a chain of keys (A's key shared with B's, B's with
-//     C's) reaches the owner whichever partition learnt of each link
-//     first.
+//   - every partition of a component learns all of its keys: whenever
+//     an assembler's view of a component gains keys, it announces the
+//     component's keys (a small record, {"v":1,"ann":true,"keys":[…]}) to
+//     each partition of those keys it does not own. Knowledge spreads
+//     along shared keys, so every partition a component touches ends up
+//     with the same key set and computes the same owner, whichever
+//     partition learnt of each link first (A's key shared with B's, B's
+//     with C's);
+//   - an assembler that holds records of a component it does not own
+//     forwards them to the owner partition (again when the owner changes
+//     as the component grows), so the owner ends up with every record.
 //
 // The owner runs a correlate.Relinker on the records: it replays their
 // starts and completions in packet-time order through the same Linker a
@@ -85,12 +87,16 @@
 //
 // # Limits
 //
-// Forwarding replicates a component to every partition its keys touch:
-// with few large components, every assembler decodes most records and
-// only the linking and writing are shared. Kafka topic partitions are
-// coarse keys: every producer and consumer span of one topic partition
+// An agent publishes a record to the partition of each of its keys (about
+// three per span on HTTP traffic), and announcements and forwards add to
+// that, so with few partitions per assembler each instance still receives
+// most messages; only decoding the spans, linking and writing are shared.
+// On a 2-core machine a second assembler does not yet add throughput
+// (make bench). A rebalance (an assembler joining, leaving or dying)
+// while traces are open may write a trace twice, once in part. Kafka
+// topic partitions are coarse keys: every producer and consumer span of one topic partition
 // is in one component. Kafka has no per-record redelivery, so a record an
-// assembler hands back is read again only after the next rebalance.
+// assembler hands back is published again to its owner partition.
 //
 // None of the types is safe for concurrent use unless its doc says so
 // (Spool is).
