@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -194,6 +193,9 @@ their trace is written, so a killed assembler's work goes to the others.`,
 			if a.from == "" {
 				return errors.New("assemble: --from URL is required")
 			}
+			if o.watch || o.metricsAddr != "" {
+				return errors.New("assemble: --watch and --metrics-addr are not supported yet")
+			}
 			sink, err := o.openSink(cmd.OutOrStdout())
 			if err != nil {
 				return err
@@ -252,4 +254,3 @@ func runAssemble(ctx context.Context, cmd *cobra.Command, o *outputFlags, a *ass
 	return strings.TrimSpace(sb.String()), rerr
 }
 
-var _ io.Writer = (*strings.Builder)(nil)
