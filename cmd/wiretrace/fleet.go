@@ -253,4 +253,3 @@ func runAssemble(ctx context.Context, cmd *cobra.Command, o *outputFlags, a *ass
 	rs.Each(func(n string, v uint64) { fmt.Fprintf(&sb, "%s=%d ", n, v) })
 	return strings.TrimSpace(sb.String()), rerr
 }
-
