@@ -67,6 +67,12 @@ type Stats struct {
 	TimingRejected     uint64 // timing candidates below TimingMinConfidence (spans left roots)
 	SameThreadLinks    uint64 // spans linked by same_thread (Config.Attributor)
 	ThreadExcluded     uint64 // timing candidates ruled out because another process or thread read them
+	// TimingParentsMissing counts, in a Relinker, timing parents named by
+	// an agent that were not open when their child completed.
+	TimingParentsMissing uint64
+	// Duplicates counts, in a Relinker, spans dropped because their span
+	// id was added before (a record delivered twice).
+	Duplicates uint64
 }
 
 // Each calls f for each counter, in a fixed order.
@@ -83,6 +89,12 @@ func (s *Stats) Each(f func(name string, v uint64)) {
 	f("timing_rejected", s.TimingRejected)
 	f("same_thread_links", s.SameThreadLinks)
 	f("thread_excluded", s.ThreadExcluded)
+	if s.TimingParentsMissing > 0 {
+		f("timing_parents_missing", s.TimingParentsMissing)
+	}
+	if s.Duplicates > 0 {
+		f("duplicate_spans", s.Duplicates)
+	}
 }
 
 // Builder pairs requests with responses into spans. It implements

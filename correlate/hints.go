@@ -274,14 +274,37 @@ func (l *Linker) unindexHandoff(s *Span) {
 func (l *Linker) setHint(s, p *Span, reason string, conf float64) {
 	s.hint = hint{parent: p, reason: reason, conf: conf}
 	if (reason == ReasonTiming || reason == ReasonSameThread) && s.keyed && p.keyed {
+		s.hint.nojoin = true
 		return
 	}
+	l.joinHint(s, p)
+}
+
+// joinHint joins the traces of s and its hinted parent p.
+func (l *Linker) joinHint(s, p *Span) {
 	a, b := s.group, p.group
 	if a == nil || b == nil || a == b || a.emitted || b.emitted {
 		return
 	}
 	l.merge(a, b)
 	l.touch(s.group)
+}
+
+// applyTiming gives s the timing parent an agent chose for it (SpanState)
+// when no other hint was found and the parent is open.
+func (l *Linker) applyTiming(s *Span) {
+	if s.timingParent == "" || s.hint.parent != nil {
+		return
+	}
+	p := l.byID[s.timingParent]
+	if p == nil || p == s {
+		l.stats.TimingParentsMissing++
+		return
+	}
+	s.hint = hint{parent: p, reason: ReasonTiming, conf: s.timingConf, nojoin: !s.timingJoin}
+	if s.timingJoin {
+		l.joinHint(s, p)
+	}
 }
 
 // timingCand is a timing parent candidate and its weight.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -29,7 +30,7 @@ type group struct {
 }
 
 // linkKey is a key spans are joined by: a request id (kind 'x'), a trace
-// id ('t'), a custom key ('k', "key_NAME=value") or one TCP exchange
+// id ('t'), a custom key ('c', "key_NAME=value") or one TCP exchange
 // ('q': the client, server and request
 // sequence number of span s). No string is built per span.
 type linkKey struct {
@@ -102,6 +103,12 @@ type Linker struct {
 	migrating  map[uint32]bool // pids seen answering on another thread than the reading one (thread.go)
 	prodMax    int64           // longest producer offset range indexed
 	fetchMax   int64           // longest fetch offset range indexed
+
+	// relink is set for a Relinker's linker: spans arrive complete from
+	// agents, timing hints come with them (SpanState) and byID finds
+	// their parents.
+	relink bool
+	byID   map[string]*Span
 }
 
 func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
@@ -194,7 +201,7 @@ func customKeys(s *Span) []linkKey {
 	var ks []linkKey
 	for k, v := range s.Links {
 		if strings.HasPrefix(k, protocols.LinkKeyPrefix) && usableRequestID(v) {
-			ks = append(ks, linkKey{kind: 'k', id: k + "=" + v})
+			ks = append(ks, linkKey{kind: 'c', id: k + "=" + v})
 		}
 	}
 	slices.SortFunc(ks, func(a, b linkKey) int { return strings.Compare(a.id, b.id) })
@@ -227,6 +234,15 @@ func usableRequestID(v string) bool {
 		return false
 	}
 	return true
+}
+
+// String returns the key as text, "KIND:ID" ("q:CLIENT|SERVER|SEQ" for an
+// exchange), for JoinKeys.
+func (k linkKey) String() string {
+	if k.kind == 'q' {
+		return fmt.Sprintf("q:%s|%s|%d", k.s.ClientAddr, k.s.ServerAddr, k.s.ReqSeq)
+	}
+	return string(k.kind) + ":" + k.id
 }
 
 // seqKey is the key of s's exchange on the wire.
@@ -340,7 +356,9 @@ func (l *Linker) add(s *Span) {
 	l.pending++
 	l.byLast.push(g)
 	l.join(s, g)
-	if !s.noRequest {
+	if l.relink {
+		l.byID[s.SpanID] = s
+	} else if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
 		t := l.byServer[k]
 		if t == nil {
@@ -420,9 +438,14 @@ func (l *Linker) completed(s *Span) {
 	}
 	g.incomplete--
 	l.waiting--
+	s.done = l.now
 	l.touch(g)
 	l.attribute(s)
 	l.handoff(s)
+	if l.relink {
+		l.applyTiming(s)
+		return
+	}
 	l.decideTiming(s)
 	if !s.noRequest {
 		l.lastOnFlow[flowKey{s.Capture, s.FlowID}] = s
@@ -567,7 +590,11 @@ func (l *Linker) hold(g *group) []*Span {
 
 // unindex removes an emitted span from the completion-time indexes.
 func (l *Linker) unindex(s *Span) {
-	if !s.noRequest {
+	if l.relink {
+		if l.byID[s.SpanID] == s {
+			delete(l.byID, s.SpanID)
+		}
+	} else if !s.noRequest {
 		k := hostKey{s.Capture, s.ServerAddr.Addr()}
 		if t := l.byServer[k]; t != nil {
 			t.Delete(s)

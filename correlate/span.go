@@ -161,6 +161,13 @@ type Span struct {
 	// late is set on a span still waiting for its response when the rest
 	// of its trace was emitted early; it is held in a trace of its own.
 	late bool
+	// done is the packet time at which the span completed.
+	done int64
+	// timingParent, timingConf and timingJoin are a timing hint decided
+	// by an agent (see SpanState), applied by a Relinker.
+	timingParent string
+	timingConf   float64
+	timingJoin   bool
 }
 
 // taskState records whether a span's task was looked up and found.
@@ -177,6 +184,9 @@ type hint struct {
 	parent *Span
 	reason string
 	conf   float64 // timing confidence
+	// nojoin is set on a timing hint that did not join the two traces
+	// (both spans had keys of their own).
+	nojoin bool
 }
 
 // Duration returns EndNS - StartNS.

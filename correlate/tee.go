@@ -34,3 +34,16 @@ func (t tee) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Flush flushes each sink that has a Flush method.
+func (t tee) Flush() error {
+	var errs []error
+	for _, s := range t {
+		if f, ok := s.(interface{ Flush() error }); ok {
+			if err := f.Flush(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

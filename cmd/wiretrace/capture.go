@@ -43,6 +43,7 @@ const advanceEvery = time.Second
 func newCaptureCmd() *cobra.Command {
 	var o outputFlags
 	var c captureFlags
+	o.pub = &publishFlags{}
 	cmd := &cobra.Command{
 		Use:   "capture -i IFACE[,IFACE...] [flags] [FILTER EXPRESSION...]",
 		Short: "Capture live traffic with AF_PACKET and print the traces",
@@ -70,6 +71,7 @@ kernel cannot and goes on without; on fails instead.`,
 	}
 	c.register(cmd, []string{"any"})
 	o.register(cmd)
+	o.pub.register(cmd)
 	return cmd
 }
 
@@ -192,7 +194,7 @@ func runCapture(cmd *cobra.Command, o *outputFlags, c *captureFlags, args []stri
 	if o.watch {
 		_, sink, err = o.openWatch(cmd, quit)
 	} else {
-		sink, err = o.openSink(cmd.OutOrStdout())
+		sink, err = o.openTraceSink(cmd, &cfg.Correlate)
 	}
 	if err != nil {
 		return err

@@ -161,6 +161,10 @@ func nodeValues(v *yaml.Node, name string) ([]string, error) {
 	return nil, fmt.Errorf("unsupported YAML value")
 }
 
+// urlFlags are the flags whose value is a broker URL that may hold a
+// password.
+var urlFlags = map[string]bool{"from": true, "publish": true}
+
 // effectiveConfig renders fs's flags (defaults, config file and command
 // line applied) as a YAML mapping in flag-name order.
 func effectiveConfig(fs *pflag.FlagSet) ([]byte, error) {
@@ -182,7 +186,11 @@ func effectiveConfig(fs *pflag.FlagSet) ([]byte, error) {
 				val.Content = append(val.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: strings.TrimSpace(s)})
 			}
 		} else {
-			val = &yaml.Node{Kind: yaml.ScalarNode, Value: f.Value.String()}
+			v := f.Value.String()
+			if urlFlags[n] {
+				v = redactURL(v) // no password in the output
+			}
+			val = &yaml.Node{Kind: yaml.ScalarNode, Value: v}
 			switch f.Value.Type() {
 			case "bool":
 				val.Tag = "!!bool"

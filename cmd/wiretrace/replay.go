@@ -57,6 +57,11 @@ type outputFlags struct {
 	pluginMemory  uint
 	loaded        []*plugin.Plugin // set by engineConfig; closePlugins closes them
 	tlsKeylog     string
+
+	// pub, when set, adds the fleet agent flags (--publish); agent is the
+	// agent sink openTraceSink opened.
+	pub   *publishFlags
+	agent *agentSink
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -159,6 +164,9 @@ func (o *outputFlags) serviceNameMap() (map[string]string, error) {
 // sinkStats adds the sinks' counters (the OTLP exporter's) and the
 // plugins' (plugin_NAME_COUNTER) to add.
 func (o *outputFlags) sinkStats(add func(name string, v uint64)) {
+	if o.agent != nil {
+		o.agent.each(add)
+	}
 	if o.otlp != nil {
 		st := o.otlp.Stats()
 		st.Each(add)
@@ -257,6 +265,23 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("--local-net %q: not a CIDR or address", s)
 }
 
+// openTraceSink opens the fleet agent with --publish, else the output
+// (openSink).
+func (o *outputFlags) openTraceSink(cmd *cobra.Command, cfg *correlate.Config) (correlate.Sink, error) {
+	if o.pub == nil || o.pub.publish == "" {
+		return o.openSink(cmd.OutOrStdout())
+	}
+	if o.watch {
+		return nil, errors.New("--publish and --watch: choose one")
+	}
+	a, err := o.pub.openAgent(cmd, cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.agent = a
+	return a, nil
+}
+
 // openSink opens the output and the sink for the chosen format and, with
 // --otlp-endpoint, the OTLP exporter beside it.
 func (o *outputFlags) openSink(stdout io.Writer) (correlate.Sink, error) {
@@ -342,6 +367,7 @@ func newReplayCmd() *cobra.Command {
 	var o outputFlags
 	var pf perfFlags
 	var filterExpr string
+	o.pub = &publishFlags{}
 	cmd := &cobra.Command{
 		Use:   "replay [flags] FILE...",
 		Short: "Replay pcap/pcapng files (optionally .gz) and print the traces",
@@ -362,6 +388,7 @@ span's capture field is the name of the file it was seen in.`,
 		},
 	}
 	o.register(cmd)
+	o.pub.register(cmd)
 	pf.register(cmd)
 	cmd.Flags().StringVar(&filterExpr, "filter", "", "only packets matching the tcpdump filter `EXPR` (see 'wiretrace filter')")
 	return cmd
@@ -395,7 +422,7 @@ func runReplay(cmd *cobra.Command, o *outputFlags, files []string, filterExpr st
 	if o.watch {
 		view, sink, err = o.openWatch(cmd, nil)
 	} else {
-		sink, err = o.openSink(cmd.OutOrStdout())
+		sink, err = o.openTraceSink(cmd, &cfg.Correlate)
 	}
 	if err != nil {
 		return err

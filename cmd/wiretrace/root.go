@@ -20,7 +20,7 @@ TCP sequence numbers.`,
 		// Every command with --config reads it before running.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyConfigFile(cmd) },
 	}
-	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd(), newServeCmd(), newConfigCmd(), newManCmd())
+	root.AddCommand(newReplayCmd(), newCaptureCmd(), newFilterCmd(), newProtocolsCmd(), newVersionCmd(), newServeCmd(), newConfigCmd(), newManCmd(), newAssembleCmd())
 	return root
 }
 

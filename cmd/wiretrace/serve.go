@@ -36,6 +36,12 @@ type serveFlags struct {
 	apmQuery   string
 	apmTimeout time.Duration
 	filterExpr string
+
+	// Fleet: --from reads an assembler's traces from a broker;
+	// --agents-listen embeds a NATS JetStream server for agents.
+	fleet        assembleFlags
+	agentsListen string
+	agentsStore  string
 }
 
 func registerServeFlags(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags) {
@@ -48,6 +54,9 @@ func registerServeFlags(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *ca
 	f.StringVar(&s.apmQuery, "apm-query", "", "merge the spans of the Jaeger query API at `URL` into GET /api/traces/{id}")
 	f.DurationVar(&s.apmTimeout, "apm-timeout", 5*time.Second, "timeout of each --apm-query request")
 	f.StringVar(&s.filterExpr, "filter", "", "replaying files, only packets matching the tcpdump filter `EXPR` (live, the trailing arguments are the filter)")
+	f.StringVar(&s.agentsListen, "agents-listen", "", "fleet: embed a single-node NATS JetStream server on `ADDR` (host:port) for agents (--publish nats://ADDR) and assemble their records")
+	f.StringVar(&s.agentsStore, "agents-store-dir", "", "fleet: JetStream storage `DIR` of --agents-listen (default: a temporary directory removed at exit)")
+	s.fleet.register(cmd)
 }
 
 func newServeCmd() *cobra.Command {
@@ -203,6 +212,12 @@ func startHTTP(ctx context.Context, addr string, h http.Handler) (net.Addr, func
 }
 
 func runServe(cmd *cobra.Command, s *serveFlags, o *outputFlags, c *captureFlags, args []string) error {
+	if s.fleet.from != "" || s.agentsListen != "" {
+		if len(args) > 0 || cmd.Flags().Changed("interface") {
+			return errors.New("serve: --from and --agents-listen serve fleet data; give no capture files or -i")
+		}
+		return runServeFleet(cmd, s, o)
+	}
 	live := cmd.Flags().Changed("interface")
 	if !live && len(args) == 0 {
 		return errors.New("serve: give capture files or -i IFACE")

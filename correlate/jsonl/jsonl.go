@@ -48,6 +48,14 @@ func (w *Writer) WriteTrace(t *correlate.Trace) error {
 	return nil
 }
 
+// Flush writes what is buffered to the output.
+func (w *Writer) Flush() error {
+	if err := w.w.Flush(); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
+	return nil
+}
+
 // Close flushes the output and closes it when it is a Closer.
 func (w *Writer) Close() error { return w.w.Close() }
 

@@ -125,3 +125,11 @@ func trim(v float64) string {
 
 // Close flushes the output and closes it when it is a Closer.
 func (w *Writer) Close() error { return w.w.Close() }
+
+// Flush writes what is buffered to the output.
+func (w *Writer) Flush() error {
+	if err := w.w.Flush(); err != nil {
+		return fmt.Errorf("tree: %w", err)
+	}
+	return nil
+}

@@ -133,3 +133,59 @@ if [ "${BENCH_LIVE:-1}" != 0 ]; then
 	echo
 	testdata/gen/livebench.sh
 fi
+
+# Fleet: assembler spans/s with 1 and 2 instances. One agent publishes the
+# span records of a smaller synthetic capture (BENCH_FLEET_PACKETS) to a
+# JetStream stream of a local NATS server (Debian nats-server when
+# installed, else 'wiretrace serve --agents-listen'); then 1 or 2
+# 'wiretrace assemble' processes read that stream to the end
+# (--exit-when-idle 2s, not counted). spans/s = spans written by all
+# instances / wall time.
+if [ "${BENCH_FLEET:-1}" != 0 ]; then
+	echo
+	echo "== fleet: assembler throughput"
+	FPK=${BENCH_FLEET_PACKETS:-300000}
+	FPCAP="$DIR/synth-$SEED-$FPK.pcap"
+	if [ ! -s "$FPCAP" ]; then
+		bin/synth -seed "$SEED" -packets "$FPK" -o "$FPCAP.tmp"
+		mv "$FPCAP.tmp" "$FPCAP"
+	fi
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	JS=$(mktemp -d)
+	if command -v nats-server >/dev/null; then
+		nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$JS" >"$DIR/nats.log" 2>&1 &
+		BROKER="nats-server $(nats-server --version | awk '{print $NF}')"
+	else
+		HTTP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		bin/wiretrace serve -q --agents-listen "127.0.0.1:$PORT" --agents-store-dir "$JS" --listen "127.0.0.1:$HTTP" >"$DIR/nats.log" 2>&1 &
+		BROKER="wiretrace serve --agents-listen (embedded nats-server)"
+	fi
+	BPID=$!
+	trap 'kill $BPID 2>/dev/null; rm -rf "$JS"' EXIT
+	sleep 2
+	URL="nats://127.0.0.1:$PORT"
+	FROWS=()
+	for n in 1 2; do
+		stream="BENCH$n"
+		bin/wiretrace replay -q --publish "$URL" --stream "$stream" --agent bench "$FPCAP" 2>"$DIR/agent$n.log"
+		start=$(date +%s.%N)
+		pids=()
+		for i in $(seq 1 $n); do
+			bin/wiretrace assemble --from "$URL" --stream "$stream" --name "asm$i" --format jsonl -o /dev/null \
+				--exit-when-idle 2s --lateness 60s 2>"$DIR/asm$n-$i.log" &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		end=$(date +%s.%N)
+		spans=$(cat "$DIR"/asm$n-*.log | sed -n 's/.* emitted_spans=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
+		wall=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b - a - 2}')
+		rate=$(awk -v s="$spans" -v w="$wall" 'BEGIN{printf "%.0f", s / w}')
+		FROWS+=("| $n | $spans | $wall | $rate |")
+		echo "  $n assembler(s): $spans spans in ${wall}s: $rate spans/s"
+	done
+	echo
+	echo "broker: $BROKER; capture $FPCAP"
+	echo "| assemblers | spans | wall s | spans/s |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${FROWS[@]}"
+fi
