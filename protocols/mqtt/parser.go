@@ -118,7 +118,7 @@ type half struct {
 	partial  bool
 	emit     bool
 	pub      publish
-	dig      digest
+	dig      protocols.Digest
 	aliases  map[uint16]string
 }
 
@@ -168,7 +168,7 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, m *protocols.Messag
 	switch h.st {
 	case stPayload:
 		n := min(len(data), h.payLeft)
-		h.dig.add(data[:n])
+		h.dig.Add(data[:n])
 		h.payLeft -= n
 		h.size += n
 		if h.payLeft > 0 {
@@ -254,7 +254,7 @@ func (p *Parser) packet(dir protocols.Direction, h *half, data []byte, m *protoc
 		h.size = hl + vl
 		h.payLeft = rl - vl
 		h.pub.body = h.payLeft
-		h.dig.reset()
+		h.dig.Reset()
 		h.partial = false
 		if h.payLeft == 0 {
 			p.finishPublish(dir, h, m)
@@ -441,17 +441,17 @@ func (p *Parser) finishPublish(dir protocols.Direction, h *half, m *protocols.Me
 		if dir == protocols.ToClient {
 			key = protocols.LinkHandoffRecv
 		}
-		m.Links = append(m.Links, link(key, kindMsg, pub.topic, "", h.dig.sum()))
+		m.Links = append(m.Links, link(key, kindMsg, pub.topic, "", h.dig.Sum()))
 	}
 	if pub.hasCorr {
-		var d digest
-		d.reset()
-		d.add(pub.corr)
+		var d protocols.Digest
+		d.Reset()
+		d.Add(pub.corr)
 		switch {
 		case dir == protocols.ToClient && len(pub.respT) > 0:
-			m.Links = append(m.Links, link(protocols.LinkHandoffSend, kindReply, pub.respT, "", d.sum()))
+			m.Links = append(m.Links, link(protocols.LinkHandoffSend, kindReply, pub.respT, "", d.Sum()))
 		case dir == protocols.ToServer && len(pub.respT) == 0 && len(pub.topic) > 0:
-			m.Links = append(m.Links, link(protocols.LinkHandoffRecv, kindReply, pub.topic, "", d.sum()))
+			m.Links = append(m.Links, link(protocols.LinkHandoffRecv, kindReply, pub.topic, "", d.Sum()))
 		}
 	}
 	m.Size = h.size

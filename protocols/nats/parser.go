@@ -117,18 +117,18 @@ const (
 type half struct {
 	st      state
 	op      op
-	size    int    // bytes of the message so far
-	subj    []byte // subject
-	reply   []byte // reply subject
-	hdrLeft int    // header bytes still to read
-	hdrLen  int    // header block length
-	payLeft int    // payload bytes still to read
-	trail   int    // trailing CRLF bytes still to skip
-	body    int    // payload size
-	partial bool   // a gap fell inside the message
-	emit    bool   // a message cut by a gap waits to be emitted
-	dig     digest // of the payload
-	status  []byte // header block status code, when not 2xx
+	size    int              // bytes of the message so far
+	subj    []byte           // subject
+	reply   []byte           // reply subject
+	hdrLeft int              // header bytes still to read
+	hdrLen  int              // header block length
+	payLeft int              // payload bytes still to read
+	trail   int              // trailing CRLF bytes still to skip
+	body    int              // payload size
+	partial bool             // a gap fell inside the message
+	emit    bool             // a message cut by a gap waits to be emitted
+	dig     protocols.Digest // of the payload
+	status  []byte           // header block status code, when not 2xx
 	links   []protocols.Attr
 	atStart bool // resync: the data starts a line
 	lenient bool // resynchronised: a bad control line resumes the resync
@@ -207,7 +207,7 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, m *protocols.Messag
 		n := 0
 		if h.payLeft > 0 {
 			n = min(len(data), h.payLeft)
-			h.dig.add(data[:n])
+			h.dig.Add(data[:n])
 			h.payLeft -= n
 		}
 		if h.payLeft == 0 && n < len(data) && h.trail > 0 {
@@ -513,7 +513,7 @@ func (p *Parser) startMessage(h *half, o op, args [][]byte) error {
 	h.payLeft, h.body, h.trail = total-hdr, total-hdr, 2
 	h.status = h.status[:0]
 	h.links = h.links[:0]
-	h.dig.reset()
+	h.dig.Reset()
 	h.st = stPayload
 	if hdr > 0 {
 		h.st = stHeaders
@@ -629,7 +629,7 @@ func (p *Parser) finish(dir protocols.Direction, h *half, m *protocols.Message) 
 		if dir == protocols.ToClient {
 			key = protocols.LinkHandoffRecv
 		}
-		m.Links = append(m.Links, link(key, kindMsg, h.subj, "", h.dig.sum()))
+		m.Links = append(m.Links, link(key, kindMsg, h.subj, "", h.dig.Sum()))
 	}
 	if len(h.subj) > 0 {
 		if dir == protocols.ToClient && len(h.reply) > 0 {

@@ -21,7 +21,7 @@ const (
 	// bytes); a longer reply gives no link.
 	maxEntryID = 64
 	// MaxDigestLen bounds the bytes of a value that are hashed; see digest.
-	MaxDigestLen = 64 << 10
+	MaxDigestLen = protocols.MaxDigestLen
 	// keyCacheLen is the number of key strings remembered for the replies
 	// of LPOP, XADD, LMOVE and the like, so that a consumer looping on one
 	// key allocates nothing for it.
@@ -34,49 +34,6 @@ const (
 	kindList   = "redis-list"
 	kindPubSub = "redis-pubsub"
 )
-
-// FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/): the digest of a
-// list value or pub/sub payload, computed as the bytes stream through.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// digest is the digest of a value being read: FNV-1a 64 of its first
-// MaxDigestLen bytes and, when it is longer, of its length too (8 bytes,
-// little-endian), so that a huge value costs no more than MaxDigestLen.
-type digest struct {
-	h uint64
-	n int64 // bytes seen
-}
-
-func (d *digest) reset() { d.h, d.n = fnvOffset, 0 }
-
-func (d *digest) add(b []byte) {
-	if d.n < MaxDigestLen {
-		d.h = fnv(d.h, b[:min(int64(len(b)), MaxDigestLen-d.n)])
-	}
-	d.n += int64(len(b))
-}
-
-func (d *digest) sum() uint64 {
-	if d.n <= MaxDigestLen {
-		return d.h
-	}
-	var l [8]byte
-	for i := range l {
-		l[i] = byte(d.n >> (8 * i))
-	}
-	return fnv(d.h, l[:])
-}
-
-func fnv(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return h
-}
 
 // plan says which arguments of a command and which elements of its reply
 // give handoff links.
@@ -126,12 +83,12 @@ type name struct {
 	ok   bool // complete and not cut by a gap
 }
 
-func (k *name) reset() { k.n, k.full, k.h, k.ok = 0, 0, fnvOffset, false }
+func (k *name) reset() { k.n, k.full, k.h, k.ok = 0, 0, protocols.FNVOffset, false }
 
 func (k *name) add(b []byte) {
 	k.n += copy(k.b[k.n:], b)
 	k.full += int64(len(b))
-	k.h = fnv(k.h, b)
+	k.h = protocols.FNV(k.h, b)
 }
 
 // appendTo appends the name as a link shows it (see MaxLinkName).
@@ -141,15 +98,7 @@ func (k *name) appendTo(dst []byte) []byte {
 	}
 	dst = append(dst, k.b[:MaxLinkName-17]...)
 	dst = append(dst, '~')
-	return appendHex(dst, k.h)
-}
-
-func appendHex(dst []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for s := 60; s >= 0; s -= 4 {
-		dst = append(dst, digits[v>>uint(s)&0xf])
-	}
-	return dst
+	return protocols.AppendHex(dst, k.h)
 }
 
 // linkBufLen holds the longest link value: kind, name, id and colons.
@@ -170,7 +119,7 @@ func appendLink[T string | []byte](links []protocols.Attr, key, kind string, nam
 	if idb != nil {
 		b = append(b, idb...)
 	} else {
-		b = appendHex(b, dig)
+		b = protocols.AppendHex(b, dig)
 	}
 	return append(links, protocols.String(key, string(b)))
 }
@@ -226,7 +175,7 @@ func (q *reqHalf) argStart(i int64) {
 	case roleKey2:
 		q.key2.reset()
 	case roleValue:
-		q.dig.reset()
+		q.dig.Reset()
 	}
 }
 
@@ -238,7 +187,7 @@ func (q *reqHalf) argData(b []byte) {
 	case roleKey2:
 		q.key2.add(b)
 	case roleValue:
-		q.dig.add(b)
+		q.dig.Add(b)
 	}
 }
 
@@ -257,7 +206,7 @@ func (q *reqHalf) argEnd() {
 				kind = kindPubSub
 			}
 			var nb [MaxLinkName]byte
-			q.links = appendLink(q.links, protocols.LinkHandoffSend, kind, q.key1.appendTo(nb[:0]), nil, q.dig.sum())
+			q.links = appendLink(q.links, protocols.LinkHandoffSend, kind, q.key1.appendTo(nb[:0]), nil, q.dig.Sum())
 		}
 	}
 	q.role = roleNone
@@ -375,7 +324,7 @@ func (r *respHalf) factStart(act uint8) {
 	if act&actID != 0 {
 		r.idN = 0
 	}
-	r.dig.reset()
+	r.dig.Reset()
 }
 
 // factData feeds bytes of the bulk string in progress.
@@ -394,7 +343,7 @@ func (r *respHalf) factData(b []byte) {
 		}
 	}
 	if r.act&(actValue|actPayload) != 0 {
-		r.dig.add(b)
+		r.dig.Add(b)
 	}
 }
 
@@ -415,7 +364,7 @@ func (p *Parser) factEnd() {
 		r.ch.ok = ok
 	}
 	if act&actPayload != 0 {
-		r.pubDig, r.pubOK = r.dig.sum(), ok
+		r.pubDig, r.pubOK = r.dig.Sum(), ok
 	}
 	if !ok {
 		return
@@ -434,14 +383,14 @@ func (p *Parser) factEnd() {
 		switch r.plan {
 		case planBPop, planMPop:
 			if r.key.ok {
-				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, r.key.appendTo(nb[:0]), nil, r.dig.sum())
+				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, r.key.appendTo(nb[:0]), nil, r.dig.Sum())
 			}
 		case planPop, planMove:
 			if head != nil && head.keyOK&1 != 0 {
-				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, head.key1, nil, r.dig.sum())
+				r.links = appendLink(r.links, protocols.LinkHandoffRecv, kindList, head.key1, nil, r.dig.Sum())
 			}
 			if r.plan == planMove && head != nil && head.keyOK&2 != 0 {
-				r.links = appendLink(r.links, protocols.LinkHandoffSend, kindList, head.key2, nil, r.dig.sum())
+				r.links = appendLink(r.links, protocols.LinkHandoffSend, kindList, head.key2, nil, r.dig.Sum())
 			}
 		}
 	}

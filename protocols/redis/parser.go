@@ -258,7 +258,7 @@ type reqHalf struct {
 	role       uint8 // what the argument in progress gives
 	roleLost   bool  // a gap cut the argument in progress
 	key1, key2 name
-	dig        digest           // of the value in progress
+	dig        protocols.Digest // of the value in progress
 	links      []protocols.Attr // handoff links of the command, reused
 }
 
@@ -688,7 +688,7 @@ type respHalf struct {
 	plan    plan  // of the command the reply answers
 	act     uint8 // what the bulk string in progress gives
 	actLost bool  // a gap cut it, or it is too long
-	dig     digest
+	dig     protocols.Digest
 	key, ch name
 	id      [maxEntryID]byte
 	idN     int
