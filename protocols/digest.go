@@ -96,3 +96,10 @@ func HandoffLink(key, kind string, name []byte, max int, id string, dig uint64) 
 	}
 	return String(key, string(b))
 }
+
+// Len returns the number of payload bytes added or skipped.
+func (d *Digest) Len() int64 { return d.n }
+
+// Skip counts n payload bytes that were lost (a gap) without hashing
+// them: the length stays right, the digest no longer names the payload.
+func (d *Digest) Skip(n int64) { d.n += n }

@@ -581,34 +581,18 @@ func stompLink(links []protocols.Attr, dest *obj, mt byte, content []byte) []pro
 	default:
 		return links
 	}
-	h := uint64(fnvOffset)
-	for _, c := range body[:min(len(body), maxDigestLen)] {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	if len(body) > maxDigestLen {
-		for i := 0; i < 8; i++ {
-			h ^= uint64(byte(uint64(len(body)) >> (8 * i)))
-			h *= fnvPrime
-		}
-	}
+	var d protocols.Digest
+	d.Reset()
+	d.Add(body)
 	v := make([]byte, 0, len(handoffSTOMP)+len(kind)+len(dest.s)+17)
 	v = append(v, handoffSTOMP...)
 	v = append(v, kind...)
 	v = append(v, dest.s...)
 	v = append(v, ':')
-	const digits = "0123456789abcdef"
-	for sh := 60; sh >= 0; sh -= 4 {
-		v = append(v, digits[h>>uint(sh)&0xf])
-	}
+	v = protocols.AppendHex(v, d.Sum())
 	return append(links, protocols.String(protocols.LinkHandoffRecv, string(v)))
 }
 
-// FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/) as protocols/stomp
-// computes it, over the first maxDigestLen bytes and then the length.
-const (
-	fnvOffset    = 14695981039346656037
-	fnvPrime     = 1099511628211
-	maxDigestLen = 64 << 10
-	handoffSTOMP = "stomp:"
-)
+// handoffSTOMP starts the body-digest link value protocols/stomp gives a
+// SEND (its digest is protocols.Digest's).
+const handoffSTOMP = "stomp:"

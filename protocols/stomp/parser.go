@@ -126,7 +126,7 @@ type half struct {
 	st    state
 	left  int64 // stBody: body bytes left by content-length, or -1: up to the NUL
 	nul   bool  // stBody: the body is read; the NUL remains
-	dig   digest
+	dig   protocols.Digest
 	frame frame
 }
 
@@ -262,7 +262,7 @@ func (p *Parser) Parse(dir protocols.Direction, data []byte, msg *protocols.Mess
 					b = b[:i]
 					h.nul = true
 				}
-				h.dig.add(b)
+				h.dig.Add(b)
 				h.frame.size += len(b)
 				off += len(b)
 				continue
@@ -334,7 +334,7 @@ func (p *Parser) headers(dir protocols.Direction, h *half, b []byte) (int, error
 		p.header(f, h, line[:c], line[c+1:], &seen)
 	}
 	h.st, h.nul = stBody, false
-	h.dig.reset()
+	h.dig.Reset()
 	if h.left == 0 {
 		h.nul = true
 	}
@@ -463,7 +463,7 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 	f := &h.frame
 	msg.Size = f.size
 	msg.Partial = f.partial
-	msg.BodySize = int(min(h.dig.n, 1<<31))
+	msg.BodySize = int(min(h.dig.Len(), 1<<31))
 	sys := protocols.String("messaging.system", p.system)
 	name := f.name
 	if f.dest != "" {
@@ -535,7 +535,7 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 		msg.Attrs = append(msg.Attrs, protocols.String("messaging.destination.name", f.dest))
 	}
 	if f.kind == cmdSend || f.kind == cmdMessage {
-		msg.Attrs = append(msg.Attrs, protocols.Int("messaging.message.body.size", h.dig.n))
+		msg.Attrs = append(msg.Attrs, protocols.Int("messaging.message.body.size", h.dig.Len()))
 		if f.corr != "" {
 			msg.Attrs = append(msg.Attrs, protocols.String("messaging.message.conversation_id", f.corr))
 		}
@@ -581,7 +581,7 @@ func (p *Parser) emit(dir protocols.Direction, h *half, msg *protocols.Message) 
 		v = append(v, handoffBody...)
 		v = append(v, f.dest...)
 		v = append(v, ':')
-		v = appendHex(v, h.dig.sum())
+		v = protocols.AppendHex(v, h.dig.Sum())
 		msg.Links = append(msg.Links, protocols.String(key, string(v)))
 	}
 	return true
@@ -622,7 +622,7 @@ func (p *Parser) Gap(dir protocols.Direction, size int) {
 		h.nul = h.left == 0
 		h.frame.partial = true
 		h.frame.size += size
-		h.dig.n += int64(size) // counted in BodySize; a partial body gives no link
+		h.dig.Skip(int64(size)) // counted in BodySize; a partial body gives no link
 		return
 	}
 	h.st = stResync
@@ -704,49 +704,5 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// digest is FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/) of a
-// body's first MaxDigestLen bytes and, when longer, of its length too.
-type digest struct {
-	h uint64
-	n int64
-}
-
 // MaxDigestLen bounds the body bytes hashed for the hand-off link.
-const MaxDigestLen = 64 << 10
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func (d *digest) reset() { d.h, d.n = fnvOffset, 0 }
-
-func (d *digest) add(b []byte) {
-	if d.n < MaxDigestLen {
-		for _, c := range b[:min(int64(len(b)), MaxDigestLen-d.n)] {
-			d.h ^= uint64(c)
-			d.h *= fnvPrime
-		}
-	}
-	d.n += int64(len(b))
-}
-
-func (d *digest) sum() uint64 {
-	if d.n <= MaxDigestLen {
-		return d.h
-	}
-	h := d.h
-	for i := 0; i < 8; i++ {
-		h ^= uint64(byte(d.n >> (8 * i)))
-		h *= fnvPrime
-	}
-	return h
-}
-
-func appendHex(dst []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for s := 60; s >= 0; s -= 4 {
-		dst = append(dst, digits[v>>uint(s)&0xf])
-	}
-	return dst
-}
+const MaxDigestLen = protocols.MaxDigestLen
