@@ -36,9 +36,8 @@ type Config struct {
 	// the wire).
 	NoTimingLinks bool
 	// TimingMinConfidence is the confidence (0..1) below which a timing
-	// candidate is not linked and the span stays a root; 0 means 0.6 (two
-	// equally plausible candidates, about 0.57, are not guessed between),
-	// a negative value accepts every candidate.
+	// candidate is not linked and the span stays a root; 0 means 0.5, a
+	// negative value accepts every candidate.
 	TimingMinConfidence float64
 	// Attributor, when set, names the local process and thread of each
 	// span (attributes process.pid, thread.id, process.executable.name,

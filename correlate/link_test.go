@@ -285,8 +285,7 @@ func TestTiming(t *testing.T) {
 			want: [][]string{{"GET /a [a] ok"}, {"SELECT [a] ok"}},
 		},
 		{
-			name: "two concurrent requests, a lower threshold: the latest arrival, low confidence",
-			cfg:  &correlate.Config{TimingMinConfidence: 0.5},
+			name: "two concurrent requests: the latest arrival, low confidence",
 			exs: []exchange{
 				{flow: in1, name: "GET /1", start: 0, end: 10 * ms, seq: 1},
 				{flow: in2, name: "GET /2", start: 1 * ms, end: 11 * ms, seq: 1},
@@ -295,7 +294,8 @@ func TestTiming(t *testing.T) {
 			want: [][]string{{"GET /1 [a] ok"}, {"GET /2 [a] ok", "SELECT [a] ok <- GET /2 [a] (timing) conf=0.57"}},
 		},
 		{
-			name: "two concurrent requests under the default threshold (0.6): root",
+			name: "two concurrent requests under a stricter threshold: root",
+			cfg:  &correlate.Config{TimingMinConfidence: 0.6},
 			exs: []exchange{
 				{flow: in1, name: "GET /1", start: 0, end: 10 * ms, seq: 1},
 				{flow: in2, name: "GET /2", start: 1 * ms, end: 11 * ms, seq: 1},

@@ -132,7 +132,7 @@ func newLinker(cfg *Config, sink Sink, stats *Stats) *Linker {
 		fetches:    btree.NewBTreeGOptions(kafkaLess, btree.Options{NoLocks: true}),
 	}
 	if l.minConf == 0 {
-		l.minConf = 0.6
+		l.minConf = 0.5
 	}
 	if l.window <= 0 {
 		l.window = int64(5 * time.Second)

@@ -76,7 +76,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.DurationVar(&o.window, "window", 5*time.Second, "alias of --trace-window")
 	f.IntVar(&o.maxPending, "max-pending-spans", 0, "complete spans held in open traces before the oldest traces are emitted early (0: 262144)")
 	f.BoolVar(&o.timingLinks, "timing-links", true, "link an outbound call with no key on the wire to the enclosing inbound request of its host")
-	f.Float64Var(&o.timingMinConf, "timing-min-confidence", 0.6, "confidence (0..1) below which a timing candidate is not linked")
+	f.Float64Var(&o.timingMinConf, "timing-min-confidence", 0.5, "confidence (0..1) below which a timing candidate is not linked")
 	f.DurationVar(&o.idle, "idle-timeout", 2*time.Minute, "packet time after which an idle connection ends and its unanswered requests become timeouts")
 	f.StringVar(&o.configFile, "config", "", "read settings from the YAML `FILE` (keys are the long flag names); flags win")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print the stats line")

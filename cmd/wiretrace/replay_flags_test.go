@@ -17,9 +17,9 @@ func TestLinkerFlags(t *testing.T) {
 		want    correlate.Config
 		wantErr bool
 	}{
-		{"defaults", nil, correlate.Config{Window: 5 * time.Second, TimingMinConfidence: 0.6}, false},
-		{"trace-window", []string{"--trace-window", "2s"}, correlate.Config{Window: 2 * time.Second, TimingMinConfidence: 0.6}, false},
-		{"window alias", []string{"--window", "3s"}, correlate.Config{Window: 3 * time.Second, TimingMinConfidence: 0.6}, false},
+		{"defaults", nil, correlate.Config{Window: 5 * time.Second, TimingMinConfidence: 0.5}, false},
+		{"trace-window", []string{"--trace-window", "2s"}, correlate.Config{Window: 2 * time.Second, TimingMinConfidence: 0.5}, false},
+		{"window alias", []string{"--window", "3s"}, correlate.Config{Window: 3 * time.Second, TimingMinConfidence: 0.5}, false},
 		{"linker", []string{"--max-pending-spans", "100", "--timing-links=false", "--timing-min-confidence", "0.8"},
 			correlate.Config{Window: 5 * time.Second, MaxPendingSpans: 100, NoTimingLinks: true, TimingMinConfidence: 0.8}, false},
 		{"any confidence", []string{"--timing-min-confidence", "0"}, correlate.Config{Window: 5 * time.Second, TimingMinConfidence: -1}, false},
