@@ -205,7 +205,7 @@ record1() {
 	local tpid=${pids[-1]}
 	if [[ -n $WIRETRACE ]]; then
 		# A bound on its own, in case this script is killed first.
-		ip netns exec "$NS" "$WIRETRACE" capture -i lo --format jsonl -q --duration 60s \
+		ip netns exec "$NS" "$WIRETRACE" capture -i lo --ebpf off --format jsonl -q --duration 60s \
 			--tls-keylog "$tmp/$name.keys" tcp >"$tmp/$name.live.jsonl" 2>"$tmp/wiretrace-$name.log" &
 		wpid=$!
 		pids+=($wpid)

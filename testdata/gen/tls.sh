@@ -244,7 +244,7 @@ record1() {
 	pids+=($tpid)
 	if [[ -n $WIRETRACE && -e $tmp/$name.keys ]]; then
 		# A bound on its own, in case this script is killed first.
-		ip netns exec $NS_NET "$WIRETRACE" capture -i br0 --format jsonl -q --duration 60s \
+		ip netns exec $NS_NET "$WIRETRACE" capture -i br0 --ebpf off --format jsonl -q --duration 60s \
 			--tls-keylog "$tmp/$name.keys" tcp >"$tmp/$name.live.jsonl" 2>"$tmp/wiretrace-$name.log" &
 		wpid=$!
 		pids+=($wpid)
