@@ -3,6 +3,7 @@ package openwire_test
 import (
 	"encoding/binary"
 	"errors"
+	pt "github.com/wiretrace/wiretrace/protocols/internal/parsertest"
 	"strings"
 	"testing"
 
@@ -261,68 +262,25 @@ func exception(tight bool, corr uint32, class, text string) string {
 	return e.frame(31)
 }
 
-// ---- a driver like protocols.Driver ----
+// ---- the shared driver (protocols/internal/parsertest) ----
 
-type step struct {
-	dir  protocols.Direction
-	data string
-	gap  int
-}
+type step = pt.Step
 
 func feed(dir protocols.Direction, data ...string) step {
-	return step{dir: dir, data: strings.Join(data, "")}
+	return pt.Feed(dir, strings.Join(data, ""))
 }
-func gap(dir protocols.Direction, n int) step { return step{dir: dir, gap: n} }
 
+var (
+	gap = pt.Gap
+	end = pt.End
+)
+
+// run feeds steps whole; split feeds every data step a byte at a time.
 func run(steps []step, split bool) ([]protocols.Message, error) {
-	p := openwire.New(nil)
-	var tail [3][]byte
-	var out []protocols.Message
-	var m protocols.Message
-	do := func(s step) error {
-		if s.gap > 0 {
-			p.Gap(s.dir, s.gap+len(tail[s.dir]))
-			tail[s.dir] = nil
-			return nil
-		}
-		buf := append(tail[s.dir], s.data...)
-		for guard := 0; guard < 1<<16; guard++ {
-			m.Reset()
-			n, done, err := p.Parse(s.dir, buf, &m)
-			if n < 0 || n > len(buf) {
-				return errors.New("n out of range")
-			}
-			if err != nil {
-				return err
-			}
-			buf = buf[n:]
-			if done {
-				c := m
-				c.Attrs = append([]protocols.Attr(nil), m.Attrs...)
-				c.Links = append([]protocols.Attr(nil), m.Links...)
-				out = append(out, c)
-			}
-			if n == 0 && !done {
-				break
-			}
-		}
-		tail[s.dir] = append([]byte(nil), buf...)
-		return nil
+	if split {
+		steps = pt.SplitBytes(steps)
 	}
-	for _, s := range steps {
-		if split && s.data != "" {
-			for i := range len(s.data) {
-				if err := do(step{dir: s.dir, data: s.data[i : i+1]}); err != nil {
-					return out, err
-				}
-			}
-			continue
-		}
-		if err := do(s); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	return pt.Run(openwire.New(nil), steps)
 }
 
 type msg struct {

@@ -2,6 +2,7 @@ package stomp_test
 
 import (
 	"errors"
+	pt "github.com/wiretrace/wiretrace/protocols/internal/parsertest"
 	"strings"
 	"testing"
 
@@ -17,90 +18,25 @@ const (
 	down = protocols.ToClient
 )
 
-// ---- a driver like protocols.Driver ----
+// ---- the shared driver (protocols/internal/parsertest) ----
 
-type step struct {
-	dir  protocols.Direction
-	data string
-	gap  int
-	end  bool
-}
+type step = pt.Step
 
 func feed(dir protocols.Direction, data ...string) step {
-	return step{dir: dir, data: strings.Join(data, "")}
-}
-func gap(dir protocols.Direction, n int) step { return step{dir: dir, gap: n} }
-func end(dir protocols.Direction) step        { return step{dir: dir, end: true} }
-
-type driver struct {
-	p    protocols.Parser
-	tail [3][]byte
-	msgs []protocols.Message
-	err  error
+	return pt.Feed(dir, strings.Join(data, ""))
 }
 
-func (d *driver) step(s step) {
-	if d.err != nil {
-		return
-	}
-	var m protocols.Message
-	switch {
-	case s.end:
-		for i := 0; i < 64; i++ {
-			m.Reset()
-			if !d.p.End(s.dir, &m) {
-				break
-			}
-			d.keep(&m)
-		}
-	case s.gap > 0:
-		d.p.Gap(s.dir, s.gap+len(d.tail[s.dir]))
-		d.tail[s.dir] = nil
-	default:
-		buf := append(d.tail[s.dir], s.data...)
-		for guard := 0; guard < 1<<16; guard++ {
-			m.Reset()
-			n, done, err := d.p.Parse(s.dir, buf, &m)
-			if n < 0 || n > len(buf) {
-				d.err = errors.New("n out of range")
-				return
-			}
-			if err != nil {
-				d.err = err
-				return
-			}
-			buf = buf[n:]
-			if done {
-				d.keep(&m)
-			}
-			if n == 0 && !done {
-				break
-			}
-		}
-		d.tail[s.dir] = append([]byte(nil), buf...)
-	}
-}
-
-func (d *driver) keep(m *protocols.Message) {
-	c := *m
-	c.Attrs = append([]protocols.Attr(nil), m.Attrs...)
-	c.Links = append([]protocols.Attr(nil), m.Links...)
-	d.msgs = append(d.msgs, c)
-}
+var (
+	gap = pt.Gap
+	end = pt.End
+)
 
 // run feeds steps whole; split feeds every data step a byte at a time.
 func run(steps []step, split bool) ([]protocols.Message, error) {
-	d := &driver{p: stomp.New(nil)}
-	for _, s := range steps {
-		if split && s.data != "" {
-			for i := range len(s.data) {
-				d.step(step{dir: s.dir, data: s.data[i : i+1]})
-			}
-			continue
-		}
-		d.step(s)
+	if split {
+		steps = pt.SplitBytes(steps)
 	}
-	return d.msgs, d.err
+	return pt.Run(stomp.New(nil), steps)
 }
 
 // msg is the part of a message the tests compare.

@@ -243,3 +243,19 @@ func FuzzParser(t *testing.T, p protocols.Parser, sniff func([]byte) protocols.D
 	sniff(req)
 	sniff(resp)
 }
+
+// SplitBytes returns steps with every data step cut into one-byte steps,
+// to check that a parser gives the same messages fed a byte at a time.
+func SplitBytes(steps []Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		if s.data == "" {
+			out = append(out, s)
+			continue
+		}
+		for i := range len(s.data) {
+			out = append(out, Step{dir: s.dir, data: s.data[i : i+1]})
+		}
+	}
+	return out
+}
